@@ -1,0 +1,53 @@
+import type { Table } from 'apache-arrow';
+import type { TSchema } from 'typebox';
+import type { DatasetMeta } from '../storage/datasetMeta.ts';
+
+/** One chunk of a dataset, as a chunk task hands it to `map`. */
+export interface Chunk {
+  /** 0-based chunk index in the dataset; with blocksPerRead > 1, the index of the first block read. */
+  index: number;
+  numRows: number;
+  /** Index of the chunk's first row in the dataset (0-based), for row-dependent seeds. */
+  startRow: number;
+  table: Table;
+}
+
+export interface MapContext {
+  /** 0-based round (pass over the data) of an iterative analysis; 0 for one-pass analyses. */
+  round: number;
+}
+
+export type FinalizeOutcome<State, Result> =
+  | { done: true; result: Result }
+  | { done: false; state: State; message?: string };
+
+/**
+ * One analysis, written once and run anywhere: in process (tests, tiny data) and across the queue.
+ *
+ * - `init` checks the params against the dataset's variables and returns the plan (`State`); it throws
+ *   `EngineError` for bad input, so the API rejects a job before anything is queued.
+ * - `map` turns one chunk into a small partial (sufficient statistics, never rows).
+ * - `merge` is associative; the runner always merges in chunk-index order so results do not depend on
+ *   the number of workers or the order chunks finish.
+ * - `finalize` either ends with a result or returns the state for another round (another pass).
+ *
+ * `State` must be plain JSON data (it is stored in the coordinator job); partials may hold typed arrays
+ * and cross process boundaries through `encodePartial` / `decodePartial` (see codec.ts).
+ */
+export interface Analysis<Params, State, Partial, Result> {
+  readonly name: string;
+  /** TypeBox schema of `params`; the API validates and documents requests with the same object. */
+  readonly paramsSchema: TSchema;
+  init(params: Params, dataset: DatasetMeta): State;
+  /** Variables `map` reads, so chunk tasks can load only those columns. */
+  columnsUsed(state: State): string[];
+  map(chunk: Chunk, state: State, context: MapContext): Partial;
+  merge(a: Partial, b: Partial): Partial;
+  finalize(partial: Partial, state: State): FinalizeOutcome<State, Result>;
+}
+
+/**
+ * An analysis with its type parameters erased, as registries and runners hold it (method parameters
+ * are bivariant, so every concrete analysis is assignable to this).
+ */
+export type AnyAnalysis = Analysis<unknown, unknown, unknown, unknown>;
