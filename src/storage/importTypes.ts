@@ -1,3 +1,4 @@
+import { UserError } from '../userError.ts';
 import type { VarInfo, VarType } from './datasetMeta.ts';
 
 /** Upload formats the importer reads. */
@@ -37,16 +38,16 @@ export interface ImportOutcome {
  * Bad input found while importing (empty body, ragged rows, garbage, unknown colInfo column...).
  * `code` is stable and documented; the API answers with `status` and this message.
  */
-export class ImportError extends Error {
-  readonly code: string;
-  readonly status: 400 | 413 | 415 | 422;
-  readonly details: Record<string, unknown> | undefined;
+export class ImportError extends UserError {
+  declare readonly status: 400 | 413 | 415 | 422;
 
-  constructor(code: string, message: string, status: 400 | 413 | 415 | 422 = 400, details?: Record<string, unknown>) {
-    super(message);
+  constructor(
+    code: string,
+    message: string,
+    status: 400 | 413 | 415 | 422 = 400,
+    details?: Record<string, unknown>,
+  ) {
+    super(status, code, message, details);
     this.name = 'ImportError';
-    this.code = code;
-    this.status = status;
-    this.details = details;
   }
 }

@@ -1,0 +1,11 @@
+/**
+ * `npm run bench`: every benchmark, one after the other. Each prints medians of several runs and ratios
+ * against a baseline measured in the same process. BENCH_ONLY=import|jobs runs one of them.
+ */
+import { benchImport } from './import.ts';
+import { benchJobs } from './jobs.ts';
+
+const only = process.env['BENCH_ONLY'];
+if (!only || only === 'import') await benchImport();
+if (!only || only === 'jobs') await benchJobs();
+process.exit(0);

@@ -1,0 +1,262 @@
+import { type Data, DataType, type Table, TimeUnit } from 'apache-arrow';
+import { EngineError } from './errors.ts';
+
+/**
+ * Column readers for `map`: each turns one chunk column into flat typed arrays ONCE per chunk, so the
+ * analyses' hot loops run over typed arrays and never touch Arrow row objects.
+ *
+ * Arrow facts these readers rely on (apache-arrow v21, `Data._sliceBuffers`):
+ * - a sliced `Data` has its value buffer already `subarray`-ed to the slice, EXCEPT for Bool, whose
+ *   bit-packed values keep the parent buffer and are addressed at bit `data.offset + i`;
+ * - the validity bitmap is never sliced: row i's bit is `data.offset + i`;
+ * - a table (or a column) may hold several batches (`vector.data`), each with its own offset.
+ */
+
+/** A column as doubles. `valid` is one byte per row (1 = present) or null when no row is missing. */
+export interface NumericColumn {
+  /** Read-only: may be a zero-copy view of the Arrow buffer. */
+  values: Float64Array;
+  valid: Uint8Array | null;
+}
+
+/** Factor codes (0-based, into the dataset-wide level list). Codes of missing rows are meaningless. */
+export interface FactorColumn {
+  codes: Int32Array;
+  valid: Uint8Array | null;
+}
+
+const MS_PER_DAY = 86_400_000;
+
+function columnData(table: Table, name: string): Data[] {
+  const vector = table.getChild(name);
+  if (vector === null) {
+    // A chunk task loads exactly `columnsUsed(state)`, so this is a bug in a runner, not bad input.
+    throw new Error(`column '${name}' is not in the chunk (columns: ${table.schema.fields.map((f) => f.name).join(', ')})`);
+  }
+  return vector.data;
+}
+
+/** True when a batch has at least one missing row (a present-but-all-ones bitmap counts as none). */
+function hasNulls(data: Data): boolean {
+  if (DataType.isNull(data.type)) return data.length > 0;
+  return data.nullCount > 0 && data.nullBitmap !== undefined && data.nullBitmap.length > 0;
+}
+
+/**
+ * Unpacks `length` validity bits starting at bit `bitOffset` into bytes `out[outOffset ...]`.
+ * Byte-aligned runs of 8 valid rows (the common case) are written without per-bit work.
+ */
+function unpackBits(bits: Uint8Array, bitOffset: number, length: number, out: Uint8Array, outOffset: number): void {
+  let i = 0;
+  // Leading bits until the source is byte-aligned.
+  while (i < length && ((bitOffset + i) & 7) !== 0) {
+    const bit = bitOffset + i;
+    out[outOffset + i] = ((bits[bit >> 3] ?? 0) >> (bit & 7)) & 1;
+    i++;
+  }
+  let byteIndex = (bitOffset + i) >> 3;
+  for (; i + 8 <= length; i += 8, byteIndex++) {
+    const byte = bits[byteIndex] ?? 0;
+    const o = outOffset + i;
+    if (byte === 255) {
+      out.fill(1, o, o + 8);
+    } else if (byte === 0) {
+      out.fill(0, o, o + 8);
+    } else {
+      for (let b = 0; b < 8; b++) out[o + b] = (byte >> b) & 1;
+    }
+  }
+  for (; i < length; i++) {
+    const bit = bitOffset + i;
+    out[outOffset + i] = ((bits[bit >> 3] ?? 0) >> (bit & 7)) & 1;
+  }
+}
+
+/** Validity of all batches of a column as one byte mask, or null when no row is missing. */
+function validityOf(batches: readonly Data[], numRows: number): Uint8Array | null {
+  if (!batches.some(hasNulls)) return null;
+  const valid = new Uint8Array(numRows);
+  let at = 0;
+  for (const data of batches) {
+    // An all-missing column may be stored as Arrow's Null type, which has no bitmap at all.
+    if (DataType.isNull(data.type)) valid.fill(0, at, at + data.length);
+    else if (hasNulls(data)) unpackBits(data.nullBitmap as Uint8Array, data.offset, data.length, valid, at);
+    else valid.fill(1, at, at + data.length);
+    at += data.length;
+  }
+  return valid;
+}
+
+function timestampScale(unit: TimeUnit): number {
+  switch (unit) {
+    case TimeUnit.SECOND:
+      return 1000;
+    case TimeUnit.MILLISECOND:
+      return 1;
+    case TimeUnit.MICROSECOND:
+      return 1e-3;
+    default:
+      return 1e-6;
+  }
+}
+
+/** Copies one batch's values as doubles into `out[at ...]`. */
+function copyAsDoubles(data: Data, name: string, out: Float64Array, at: number): void {
+  const { type, length } = data;
+  const raw: unknown = data.values;
+  if (DataType.isBool(type)) {
+    // Bool values are bit-packed and NOT sliced: row i is bit offset + i.
+    if (raw instanceof Uint8Array) {
+      const bits = raw;
+      const off = data.offset;
+      for (let i = 0; i < length; i++) {
+        const bit = off + i;
+        out[at + i] = ((bits[bit >> 3] ?? 0) >> (bit & 7)) & 1;
+      }
+    }
+    return;
+  }
+  if (DataType.isNull(type)) {
+    out.fill(0, at, at + length);
+    return;
+  }
+  let scale = 1;
+  if (DataType.isTimestamp(type)) scale = timestampScale(type.unit);
+  else if (DataType.isDate(type) && raw instanceof BigInt64Array) scale = 1 / MS_PER_DAY; // DateMillisecond -> days
+  else if (!DataType.isFloat(type) && !DataType.isInt(type) && !DataType.isDate(type)) {
+    throw new EngineError(
+      'WRONG_VARIABLE_TYPE',
+      `variable '${name}' is stored as ${String(type)}, which cannot be read as numbers`,
+      422,
+      { variable: name },
+    );
+  }
+  if (raw instanceof BigInt64Array || raw instanceof BigUint64Array) {
+    for (let i = 0; i < length; i++) out[at + i] = Number(raw[i]) * scale;
+    return;
+  }
+  if (
+    raw instanceof Float64Array ||
+    raw instanceof Float32Array ||
+    raw instanceof Int32Array ||
+    raw instanceof Int16Array ||
+    raw instanceof Int8Array ||
+    raw instanceof Uint32Array ||
+    raw instanceof Uint16Array ||
+    raw instanceof Uint8Array
+  ) {
+    if (DataType.isFloat(type) && raw instanceof Uint16Array) {
+      throw new EngineError('WRONG_VARIABLE_TYPE', `variable '${name}' is Float16, which is not supported`, 422, {
+        variable: name,
+      });
+    }
+    // Non-Bool value buffers are already sliced to the batch (subarray applied by Arrow).
+    if (scale === 1) out.set(raw.subarray(0, length), at);
+    else for (let i = 0; i < length; i++) out[at + i] = (raw[i] ?? 0) * scale;
+    return;
+  }
+  throw new Error(`column '${name}': unexpected value buffer for ${String(type)}`);
+}
+
+/**
+ * Reads a numeric, integer, logical (0/1), date (days since 1970-01-01) or timestamp (ms since the epoch)
+ * column as doubles. A single Float64 batch is returned without copying, so callers must not write to
+ * `values`. Values of missing rows are unspecified (whatever the buffer holds).
+ */
+export function readNumeric(table: Table, name: string): NumericColumn {
+  const batches = columnData(table, name);
+  const numRows = table.numRows;
+  const first = batches[0];
+  if (batches.length === 1 && first !== undefined && first.values instanceof Float64Array) {
+    return { values: first.values.subarray(0, first.length), valid: validityOf(batches, numRows) };
+  }
+  const values = new Float64Array(numRows);
+  let at = 0;
+  for (const data of batches) {
+    copyAsDoubles(data, name, values, at);
+    at += data.length;
+  }
+  return { values, valid: validityOf(batches, numRows) };
+}
+
+/** Dictionary strings of one batch, or null when the batch carries no dictionary. */
+function dictionaryStrings(data: Data): string[] | null {
+  const dictionary = data.dictionary;
+  if (dictionary === undefined) return null;
+  const out: string[] = new Array(dictionary.length);
+  for (let i = 0; i < dictionary.length; i++) out[i] = String(dictionary.get(i));
+  return out;
+}
+
+/**
+ * Maps a batch's dictionary onto the dataset's level list: null when they are identical (the storage
+ * contract, and then codes are used as they are), else old code -> dataset code. A batch written with
+ * a per-chunk dictionary is still read correctly; a value outside the dataset's levels is corruption.
+ */
+function remapFor(data: Data, levels: readonly string[] | undefined, name: string): Int32Array | null {
+  if (levels === undefined) return null;
+  const strings = dictionaryStrings(data);
+  if (strings === null) return null;
+  if (strings.length === levels.length && strings.every((s, i) => s === levels[i])) return null;
+  const index = new Map<string, number>();
+  levels.forEach((level, i) => index.set(level, i));
+  const remap = new Int32Array(strings.length);
+  strings.forEach((s, i) => {
+    const code = index.get(s);
+    if (code === undefined) throw new Error(`column '${name}': chunk level '${s}' is not one of the dataset's levels`);
+    remap[i] = code;
+  });
+  return remap;
+}
+
+/**
+ * Reads a factor (Arrow Dictionary) column as Int32 codes into the dataset-wide `levels` (when given,
+ * each batch's dictionary is checked against them and remapped if it differs).
+ */
+export function readFactorCodes(table: Table, name: string, levels?: readonly string[]): FactorColumn {
+  const batches = columnData(table, name);
+  const numRows = table.numRows;
+  const codes = new Int32Array(numRows);
+  let at = 0;
+  for (const data of batches) {
+    if (DataType.isNull(data.type)) {
+      at += data.length; // all missing; validityOf marks these rows
+      continue;
+    }
+    if (!DataType.isDictionary(data.type)) {
+      throw new EngineError('WRONG_VARIABLE_TYPE', `variable '${name}' is not stored as a factor`, 422, {
+        variable: name,
+      });
+    }
+    const raw: unknown = data.values;
+    const length = data.length;
+    if (raw instanceof BigInt64Array || raw instanceof BigUint64Array) {
+      for (let i = 0; i < length; i++) codes[at + i] = Number(raw[i]);
+    } else if (
+      raw instanceof Int32Array ||
+      raw instanceof Int16Array ||
+      raw instanceof Int8Array ||
+      raw instanceof Uint32Array ||
+      raw instanceof Uint16Array ||
+      raw instanceof Uint8Array
+    ) {
+      codes.set(raw.subarray(0, length), at);
+    } else {
+      throw new Error(`column '${name}': unexpected dictionary index buffer`);
+    }
+    const remap = remapFor(data, levels, name);
+    if (remap !== null) {
+      for (let i = at; i < at + length; i++) codes[i] = remap[codes[i] ?? 0] ?? -1;
+    }
+    at += length;
+  }
+  return { codes, valid: validityOf(batches, numRows) };
+}
+
+/** Number of missing rows in a validity mask. */
+export function countMissing(valid: Uint8Array | null, numRows: number): number {
+  if (valid === null) return 0;
+  let present = 0;
+  for (let i = 0; i < numRows; i++) present += valid[i] ?? 0;
+  return numRows - present;
+}

@@ -1,0 +1,73 @@
+import { type Job, UnrecoverableError } from 'bullmq';
+import { encodePartial } from '../engine/codec.ts';
+import { getAnalysis } from '../engine/registry.ts';
+import { DatasetMissingError, type DatasetStore } from '../storage/datasetStore.ts';
+import { UserError } from '../userError.ts';
+import type { JobRecords } from './jobRecords.ts';
+import type { ChunkTaskData } from './messages.ts';
+import type { RoundStates } from './roundState.ts';
+import { chunkStartRows } from './taskPlan.ts';
+
+export interface ChunkTaskDeps {
+  store: DatasetStore;
+  records: JobRecords;
+  states: RoundStates;
+  /** TASK_DELAY_MS: fault injection for tests. */
+  delayMs: number;
+}
+
+/** Fails the job with the user's error and stops retries of this task (retrying cannot help). */
+async function failJob(deps: ChunkTaskDeps, jobId: string, error: UserError): Promise<never> {
+  await deps.records.fail(jobId, {
+    code: error.code,
+    message: error.message,
+    ...(error.details ? { details: error.details } : {}),
+  });
+  throw new UnrecoverableError(`${error.code}: ${error.message}`);
+}
+
+/**
+ * Maps the task's chunks and merges their partials in chunk order; returns the encoded partial, which
+ * BullMQ stores in the coordinator's processed-children hash. Idempotent: a stalled task that runs
+ * again computes the same partial, and progress counts it once.
+ */
+export async function runChunkTask(job: Job<ChunkTaskData>, deps: ChunkTaskDeps): Promise<string> {
+  const task = job.data;
+  if (deps.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, deps.delayMs));
+  // A cancelled, failed or expired job: drop the work (checked once per task; tasks are short).
+  const status = await deps.records.status(task.jobId);
+  if (status !== 'running')
+    throw new UnrecoverableError(`job ${task.jobId} is ${status ?? 'gone'}; task dropped`);
+
+  const analysis = getAnalysis(task.type);
+  if (!analysis) throw new UnrecoverableError(`no analysis '${task.type}' on this worker (version skew?)`);
+  const state = await deps.states.load(task.jobId, task.round);
+  if (state === undefined)
+    throw new UnrecoverableError(`state of round ${task.round} of ${task.jobId} is gone`);
+
+  try {
+    const meta = await deps.store.get(task.dataset);
+    if (!meta) throw new DatasetMissingError(`dataset '${task.dataset}' was deleted`);
+    const starts = chunkStartRows(meta);
+    const columns = analysis.columnsUsed(state);
+    let merged: unknown;
+    for (let index = task.firstChunk; index < task.firstChunk + task.chunkCount; index++) {
+      const table = await deps.store.readChunk(task.dataset, index, columns);
+      const chunk = { index, numRows: table.numRows, startRow: starts[index] ?? 0, table };
+      const partial = analysis.map(chunk, state, { round: task.round });
+      merged = index === task.firstChunk ? partial : analysis.merge(merged, partial);
+    }
+    await deps.records.taskDone(task.jobId, task.round, task.taskIndex, task.chunkCount, task.rows);
+    return encodePartial(merged);
+  } catch (error) {
+    if (error instanceof DatasetMissingError) {
+      return failJob(
+        deps,
+        task.jobId,
+        new UserError(409, 'DATASET_DELETED', `the dataset '${task.dataset}' was deleted while the job ran`),
+      );
+    }
+    if (error instanceof UserError) return failJob(deps, task.jobId, error);
+    throw error;
+  }
+}

@@ -1,0 +1,32 @@
+/** Data of a coordinator job (one per analysis job; its BullMQ id is the job id). */
+export interface CoordinatorData {
+  jobId: string;
+  /** plan: add the round's chunk tasks; wait: wait for them; merge: merge partials and finalize. */
+  step: 'plan' | 'wait' | 'merge';
+  round: number;
+}
+
+/** Data of a chunk task: map and merge chunks [firstChunk, firstChunk + chunkCount) for one round. */
+export interface ChunkTaskData {
+  jobId: string;
+  type: string;
+  dataset: string;
+  round: number;
+  taskIndex: number;
+  firstChunk: number;
+  chunkCount: number;
+  rows: number;
+}
+
+/** Child job ids carry round and task, so a coordinator re-run adds nothing twice and can sort partials. */
+export function chunkTaskId(jobId: string, round: number, taskIndex: number): string {
+  return `${jobId}-r${round}-t${taskIndex}`;
+}
+
+const TASK_KEY = /-r(\d+)-t(\d+)$/;
+
+/** Round and task index from a child key as getChildrenValues returns it (`<prefix>:<queue>:<id>`). */
+export function parseChunkTaskKey(key: string): { round: number; taskIndex: number } | null {
+  const match = TASK_KEY.exec(key);
+  return match ? { round: Number(match[1]), taskIndex: Number(match[2]) } : null;
+}

@@ -1,0 +1,37 @@
+import type { Redis } from 'ioredis';
+import type { JobKeys } from './keys.ts';
+
+/**
+ * The analysis state of each round lives in one Redis key written by the coordinator, instead of in
+ * every chunk task's data: a round of 500 tasks would otherwise store it 500 times.
+ * Workers keep the few states they use in memory, since every task of a round reads the same one.
+ */
+export class RoundStates {
+  private readonly cache = new Map<string, unknown>();
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: JobKeys,
+    private readonly ttlSeconds: number,
+  ) {}
+
+  async save(jobId: string, round: number, state: unknown): Promise<void> {
+    await this.redis.set(this.keys.state(jobId, round), JSON.stringify(state), 'EX', this.ttlSeconds);
+  }
+
+  async load(jobId: string, round: number): Promise<unknown> {
+    const key = this.keys.state(jobId, round);
+    if (this.cache.has(key)) return this.cache.get(key);
+    const text = await this.redis.get(key);
+    if (text === null) return undefined;
+    const state: unknown = JSON.parse(text);
+    if (this.cache.size >= 16) this.cache.delete(this.cache.keys().next().value as string);
+    this.cache.set(key, state);
+    return state;
+  }
+
+  async drop(jobId: string, rounds: number): Promise<void> {
+    const keys = Array.from({ length: rounds }, (_, round) => this.keys.state(jobId, round));
+    if (keys.length > 0) await this.redis.del(...keys);
+  }
+}

@@ -1,0 +1,111 @@
+import { Queue, Worker } from 'bullmq';
+import type { Config } from '../config.ts';
+import type { DatasetStore } from '../storage/datasetStore.ts';
+import { runChunkTask } from './chunkTask.ts';
+import { runCoordinator } from './coordinator.ts';
+import { JobRecords } from './jobRecords.ts';
+import { bullPrefix, CHUNK_QUEUE, COORDINATOR_QUEUE, JobKeys } from './keys.ts';
+import type { ChunkTaskData, CoordinatorData } from './messages.ts';
+import { connectRedis } from './redis.ts';
+import { RoundStates } from './roundState.ts';
+import { startWatchdog } from './watchdog.ts';
+
+export interface WorkerHost {
+  close(): Promise<void>;
+}
+
+/** Passes an iterative analysis may take. */
+const MAX_ROUNDS = 10_000;
+/** Coordinators mostly wait for their children; several may merge or plan at once in one process. */
+const COORDINATOR_CONCURRENCY = 8;
+
+/**
+ * One worker process's share of the work: chunk tasks one at a time (they are CPU-bound, so more than
+ * one per process would only interleave) and coordinators. Scale out by running more processes.
+ */
+export async function startWorkerHost(
+  config: Config,
+  store: DatasetStore,
+  log: (message: string, error?: unknown) => void,
+): Promise<WorkerHost> {
+  const keys = new JobKeys(config.queuePrefix);
+  const commands = connectRedis(config.redisUrl, 'commands');
+  const records = new JobRecords(commands, keys, config.jobTtlSeconds);
+  const states = new RoundStates(commands, keys, config.jobTtlSeconds);
+  const prefix = bullPrefix(config.queuePrefix);
+  const queueConnection = connectRedis(config.redisUrl, 'bullmq');
+  const chunkQueue = new Queue<ChunkTaskData>(CHUNK_QUEUE, { connection: queueConnection, prefix });
+  const coordinatorQueue = new Queue<CoordinatorData>(COORDINATOR_QUEUE, {
+    connection: queueConnection,
+    prefix,
+  });
+  const lockDuration = config.workerLockSeconds * 1000;
+  // BullMQ leaves connections it was handed open on close; these are ours to close.
+  const workerConnections = [
+    connectRedis(config.redisUrl, 'bullmq'),
+    connectRedis(config.redisUrl, 'bullmq'),
+  ];
+
+  const chunkWorker = new Worker<ChunkTaskData, string>(
+    CHUNK_QUEUE,
+    (job) => runChunkTask(job, { store, records, states, delayMs: config.taskDelayMs }),
+    {
+      connection: workerConnections[0]!,
+      prefix,
+      concurrency: 1,
+      lockDuration,
+      stalledInterval: lockDuration / 2,
+      // A stalled task is re-run; twice lets it survive a killed worker and one slow retry.
+      maxStalledCount: 2,
+    },
+  );
+  chunkWorker.on('failed', (job, error) => {
+    // Retries exhausted on an unexpected error: the job cannot complete, say so on its record.
+    if (!job || job.attemptsMade < (job.opts.attempts ?? 1) || error.name === 'UnrecoverableError') return;
+    records
+      .fail(job.data.jobId, {
+        code: 'CHUNK_TASK_FAILED',
+        message: `chunk task ${job.data.taskIndex} failed ${job.attemptsMade} times: ${error.message}`,
+      })
+      .catch((e: unknown) => log('could not record a failed chunk task', e));
+  });
+
+  const coordinatorWorker = new Worker<CoordinatorData, string>(
+    COORDINATOR_QUEUE,
+    (job, token) => runCoordinator(job, token, { store, records, states, chunkQueue, maxRounds: MAX_ROUNDS }),
+    {
+      connection: workerConnections[1]!,
+      prefix,
+      concurrency: COORDINATOR_CONCURRENCY,
+      lockDuration,
+      stalledInterval: lockDuration / 2,
+      maxStalledCount: 2,
+    },
+  );
+  coordinatorWorker.on('failed', (job, error) => {
+    if (!job || job.attemptsMade < (job.opts.attempts ?? 1) || error.name === 'UnrecoverableError') return;
+    records
+      .fail(job.data.jobId, {
+        code: 'COORDINATOR_FAILED',
+        message: `merging the partials failed: ${error.message}`,
+      })
+      .catch((e: unknown) => log('could not record a failed coordinator', e));
+  });
+  for (const worker of [chunkWorker, coordinatorWorker])
+    worker.on('error', (error) => log('worker error', error));
+
+  const stopWatchdog = startWatchdog(records, coordinatorQueue, config.jobStallSeconds * 1000, (error) =>
+    log('watchdog sweep failed', error),
+  );
+  await Promise.all([chunkWorker.waitUntilReady(), coordinatorWorker.waitUntilReady()]);
+
+  return {
+    async close() {
+      stopWatchdog();
+      // Lets the tasks in hand finish (close waits for active jobs), so nothing is cut in half.
+      await Promise.all([chunkWorker.close(), coordinatorWorker.close()]);
+      await Promise.all([chunkQueue.close(), coordinatorQueue.close()]);
+      for (const connection of [...workerConnections, queueConnection, commands]) connection.disconnect();
+    },
+  };
+}

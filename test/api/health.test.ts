@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { chmod } from 'node:fs/promises';
+import { after, before, describe, it } from 'node:test';
+import request from 'supertest';
+import { startServer, type TestServer } from '../helpers/server.ts';
+
+describe('health and readiness', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startServer();
+  });
+  after(() => server.close());
+
+  it('healthz answers while the process is up', async () => {
+    const res = await request(server.url).get('/healthz').expect(200);
+    assert.deepEqual(res.body, { status: 'ok' });
+  });
+
+  it('readyz reports Redis and the data folder', async () => {
+    const res = await request(server.url).get('/readyz').expect(200);
+    assert.deepEqual(res.body, { status: 'ready', checks: { redis: 'ok', dataDir: 'ok' } });
+  });
+
+  it('readyz is 503 when the data folder is not writable', { skip: process.getuid?.() === 0 }, async () => {
+    await chmod(server.config.dataDir, 0o500);
+    try {
+      const res = await request(server.url).get('/readyz').expect(503);
+      assert.equal(res.body.status, 'unavailable');
+      assert.notEqual(res.body.checks.dataDir, 'ok');
+    } finally {
+      await chmod(server.config.dataDir, 0o700);
+    }
+  });
+
+  it('serves the OpenAPI document and Swagger UI', async () => {
+    const doc = await request(server.url).get('/openapi.json').expect(200);
+    assert.equal(doc.body.openapi, '3.0.3');
+    assert.ok(doc.body.paths['/v1/datasets/']);
+    assert.ok(doc.body.paths['/v1/jobs/{id}']);
+    const ui = await request(server.url).get('/docs/').expect(200);
+    assert.match(ui.text, /swagger/i);
+  });
+
+  it('unknown routes get the common error shape', async () => {
+    const res = await request(server.url).get('/v1/nope').expect(404);
+    assert.equal(res.body.error.code, 'ROUTE_NOT_FOUND');
+  });
+});
+
+describe('readiness without Redis', () => {
+  let server: TestServer;
+  before(async () => {
+    // Nothing listens on port 1: Redis is "down" from the start.
+    server = await startServer({ REDIS_URL: 'redis://127.0.0.1:1' });
+  });
+  after(() => server.close().catch(() => undefined));
+
+  it('readyz is 503 and names Redis', async () => {
+    const res = await request(server.url).get('/readyz').expect(503);
+    assert.equal(res.body.status, 'unavailable');
+    assert.notEqual(res.body.checks.redis, 'ok');
+    assert.equal(res.body.checks.dataDir, 'ok');
+  });
+});

@@ -1,0 +1,38 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConfigError, loadConfig } from '../src/config.ts';
+
+describe('configuration from the environment', () => {
+  it('has the documented defaults', () => {
+    const config = loadConfig({});
+    assert.equal(config.port, 8080);
+    assert.equal(config.host, '127.0.0.1');
+    assert.equal(config.redisUrl, 'redis://127.0.0.1:6379');
+    assert.equal(config.redisUrlExplicit, false);
+    assert.match(config.dataDir, /[/\\]data$/);
+    assert.equal(config.queuePrefix, 'rxserve');
+    assert.equal(config.apiKeys.size, 0);
+  });
+
+  it('parses API_KEYS into key -> tenant', () => {
+    const config = loadConfig({ API_KEYS: 'k1:tenantA, k2:tenantB' });
+    assert.equal(config.apiKeys.get('k1'), 'tenantA');
+    assert.equal(config.apiKeys.get('k2'), 'tenantB');
+  });
+
+  it('rejects bad values with a message naming the variable', () => {
+    assert.throws(
+      () => loadConfig({ PORT: 'eighty' }),
+      (e: Error) => e instanceof ConfigError && /PORT/.test(e.message),
+    );
+    assert.throws(() => loadConfig({ API_KEYS: 'nokey' }), /API_KEYS/);
+    assert.throws(() => loadConfig({ REDIS_URL: 'localhost:6379' }), /REDIS_URL/);
+    assert.throws(() => loadConfig({ WORKERS: '-1' }), /WORKERS/);
+  });
+
+  it('refuses a non-loopback host without keys unless ALLOW_UNAUTHENTICATED=1', () => {
+    assert.throws(() => loadConfig({ HOST: '0.0.0.0' }), /API_KEYS|ALLOW_UNAUTHENTICATED/);
+    assert.equal(loadConfig({ HOST: '0.0.0.0', ALLOW_UNAUTHENTICATED: '1' }).host, '0.0.0.0');
+    assert.equal(loadConfig({ HOST: '0.0.0.0', API_KEYS: 'k:t' }).host, '0.0.0.0');
+  });
+});
