@@ -65,8 +65,12 @@ function replacer(_key: string, value: unknown): unknown {
   if (typeof value !== 'object' || value === null) return value;
   if (ArrayBuffer.isView(value)) {
     const tag = typedArrayTag(value);
-    if (tag === undefined) throw new TypeError(`encodePartial: unsupported typed array ${value.constructor.name}`);
-    return { [TAG]: tag, b: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') };
+    if (tag === undefined)
+      throw new TypeError(`encodePartial: unsupported typed array ${value.constructor.name}`);
+    return {
+      [TAG]: tag,
+      b: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64'),
+    };
   }
   if (value instanceof Map) return { [TAG]: 'map', e: [...value.entries()] };
   if (!Array.isArray(value) && isPlainObject(value) && Object.hasOwn(value, TAG)) {

@@ -27,11 +27,13 @@ export interface FactorColumn {
 
 const MS_PER_DAY = 86_400_000;
 
-function columnData(table: Table, name: string): Data[] {
+function columnData(table: Table, name: string): readonly Data[] {
   const vector = table.getChild(name);
   if (vector === null) {
     // A chunk task loads exactly `columnsUsed(state)`, so this is a bug in a runner, not bad input.
-    throw new Error(`column '${name}' is not in the chunk (columns: ${table.schema.fields.map((f) => f.name).join(', ')})`);
+    throw new Error(
+      `column '${name}' is not in the chunk (columns: ${table.schema.fields.map((f) => f.name).join(', ')})`,
+    );
   }
   return vector.data;
 }
@@ -46,7 +48,13 @@ function hasNulls(data: Data): boolean {
  * Unpacks `length` validity bits starting at bit `bitOffset` into bytes `out[outOffset ...]`.
  * Byte-aligned runs of 8 valid rows (the common case) are written without per-bit work.
  */
-function unpackBits(bits: Uint8Array, bitOffset: number, length: number, out: Uint8Array, outOffset: number): void {
+function unpackBits(
+  bits: Uint8Array,
+  bitOffset: number,
+  length: number,
+  out: Uint8Array,
+  outOffset: number,
+): void {
   let i = 0;
   // Leading bits until the source is byte-aligned.
   while (i < length && ((bitOffset + i) & 7) !== 0) {
@@ -122,7 +130,8 @@ function copyAsDoubles(data: Data, name: string, out: Float64Array, at: number):
   }
   let scale = 1;
   if (DataType.isTimestamp(type)) scale = timestampScale(type.unit);
-  else if (DataType.isDate(type) && raw instanceof BigInt64Array) scale = 1 / MS_PER_DAY; // DateMillisecond -> days
+  else if (DataType.isDate(type) && raw instanceof BigInt64Array)
+    scale = 1 / MS_PER_DAY; // DateMillisecond -> days
   else if (!DataType.isFloat(type) && !DataType.isInt(type) && !DataType.isDate(type)) {
     throw new EngineError(
       'WRONG_VARIABLE_TYPE',
@@ -146,9 +155,14 @@ function copyAsDoubles(data: Data, name: string, out: Float64Array, at: number):
     raw instanceof Uint8Array
   ) {
     if (DataType.isFloat(type) && raw instanceof Uint16Array) {
-      throw new EngineError('WRONG_VARIABLE_TYPE', `variable '${name}' is Float16, which is not supported`, 422, {
-        variable: name,
-      });
+      throw new EngineError(
+        'WRONG_VARIABLE_TYPE',
+        `variable '${name}' is Float16, which is not supported`,
+        422,
+        {
+          variable: name,
+        },
+      );
     }
     // Non-Bool value buffers are already sliced to the batch (subarray applied by Arrow).
     if (scale === 1) out.set(raw.subarray(0, length), at);
@@ -199,11 +213,12 @@ function remapFor(data: Data, levels: readonly string[] | undefined, name: strin
   if (strings === null) return null;
   if (strings.length === levels.length && strings.every((s, i) => s === levels[i])) return null;
   const index = new Map<string, number>();
-  levels.forEach((level, i) => index.set(level, i));
+  for (let i = 0; i < levels.length; i++) index.set(levels[i] as string, i);
   const remap = new Int32Array(strings.length);
   strings.forEach((s, i) => {
     const code = index.get(s);
-    if (code === undefined) throw new Error(`column '${name}': chunk level '${s}' is not one of the dataset's levels`);
+    if (code === undefined)
+      throw new Error(`column '${name}': chunk level '${s}' is not one of the dataset's levels`);
     remap[i] = code;
   });
   return remap;
@@ -259,4 +274,120 @@ export function countMissing(valid: Uint8Array | null, numRows: number): number 
   let present = 0;
   for (let i = 0; i < numRows; i++) present += valid[i] ?? 0;
   return numRows - present;
+}
+
+/**
+ * 1 where `valid` says present AND the value is not NaN (rxserve, like RevoScaleR, treats NaN as
+ * missing); null when every row is usable. Costs one scan when the column has no null mask.
+ */
+export function usableMask(column: NumericColumn, numRows: number): Uint8Array | null {
+  const { values, valid } = column;
+  if (valid === null) {
+    let i = 0;
+    while (i < numRows && !Number.isNaN(values[i])) i++;
+    if (i === numRows) return null;
+    const mask = new Uint8Array(numRows).fill(1);
+    for (; i < numRows; i++) if (Number.isNaN(values[i])) mask[i] = 0;
+    return mask;
+  }
+  let mask: Uint8Array | null = null;
+  for (let i = 0; i < numRows; i++) {
+    if (valid[i] === 1 && Number.isNaN(values[i])) {
+      if (mask === null) mask = valid.slice();
+      mask[i] = 0;
+    }
+  }
+  return mask ?? valid;
+}
+
+/** Row-wise AND of masks (null = all ones); null when every mask is null. */
+export function andMasks(numRows: number, masks: ReadonlyArray<Uint8Array | null>): Uint8Array | null {
+  let out: Uint8Array | null = null;
+  for (const mask of masks) {
+    if (mask === null) continue;
+    if (out === null) {
+      out = mask.slice(0, numRows);
+      continue;
+    }
+    for (let i = 0; i < numRows; i++) out[i] = (out[i] as number) & (mask[i] as number);
+  }
+  return out;
+}
+
+/** Rows set in a mask (numRows for null). */
+export function countSet(mask: Uint8Array | null, numRows: number): number {
+  return numRows - countMissing(mask, numRows);
+}
+
+/**
+ * Cell index of each row for factors crossed in order, the FIRST factor varying fastest (R's
+ * `expand.grid` / rxCube order): cell = c1 + K1 * (c2 + K2 * (c3 + ...)). -1 when any factor is missing
+ * or `rowMask` excludes the row.
+ */
+export function cellIndex(
+  factors: readonly FactorColumn[],
+  sizes: readonly number[],
+  numRows: number,
+  rowMask: Uint8Array | null,
+): Int32Array {
+  const cells = new Int32Array(numRows);
+  if (rowMask !== null) for (let i = 0; i < numRows; i++) if (rowMask[i] === 0) cells[i] = -1;
+  let stride = 1;
+  factors.forEach((factor, f) => {
+    const size = sizes[f] as number;
+    const { codes, valid } = factor;
+    for (let i = 0; i < numRows; i++) {
+      const current = cells[i] as number;
+      if (current < 0) continue;
+      const code = codes[i] as number;
+      if ((valid !== null && valid[i] === 0) || code < 0 || code >= size) cells[i] = -1;
+      else cells[i] = current + code * stride;
+    }
+    stride *= size;
+  });
+  return cells;
+}
+
+/** Reads each column of a chunk at most once, whichever analysis term asks first. */
+export class ChunkColumns {
+  private readonly numericColumns = new Map<string, NumericColumn>();
+  private readonly usable = new Map<string, Uint8Array | null>();
+  private readonly factorColumns = new Map<string, FactorColumn>();
+
+  constructor(readonly table: Table) {}
+
+  get numRows(): number {
+    return this.table.numRows;
+  }
+
+  numeric(name: string): NumericColumn {
+    let column = this.numericColumns.get(name);
+    if (column === undefined) {
+      column = readNumeric(this.table, name);
+      this.numericColumns.set(name, column);
+    }
+    return column;
+  }
+
+  /** Record that a column is known to have no missing value and no NaN (saves the scan). */
+  markAllUsable(name: string): void {
+    this.usable.set(name, null);
+  }
+
+  /** `usableMask` of a numeric column, computed once. */
+  usableMask(name: string): Uint8Array | null {
+    if (this.usable.has(name)) return this.usable.get(name) ?? null;
+    const mask = usableMask(this.numeric(name), this.numRows);
+    this.usable.set(name, mask);
+    return mask;
+  }
+
+  factor(name: string, levels?: readonly string[]): FactorColumn {
+    let column = this.factorColumns.get(name);
+    if (column === undefined) {
+      column = readFactorCodes(this.table, name, levels);
+      this.factorColumns.set(name, column);
+    }
+    return column;
+  }
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmod } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
 import { startServer, type TestServer } from '../helpers/server.ts';
@@ -21,14 +21,19 @@ describe('health and readiness', () => {
     assert.deepEqual(res.body, { status: 'ready', checks: { redis: 'ok', dataDir: 'ok' } });
   });
 
-  it('readyz is 503 when the data folder is not writable', { skip: process.getuid?.() === 0 }, async () => {
-    await chmod(server.config.dataDir, 0o500);
+  it('readyz is 503 when the data folder is not writable', async () => {
+    // A file where the folder should be: unwritable even for root, which chmod is not.
+    const dir = server.config.dataDir;
+    await rename(dir, `${dir}.away`);
+    await writeFile(dir, 'not a folder');
     try {
       const res = await request(server.url).get('/readyz').expect(503);
       assert.equal(res.body.status, 'unavailable');
+      assert.equal(res.body.checks.redis, 'ok');
       assert.notEqual(res.body.checks.dataDir, 'ok');
     } finally {
-      await chmod(server.config.dataDir, 0o700);
+      await rm(dir);
+      await rename(`${dir}.away`, dir);
     }
   });
 

@@ -129,7 +129,7 @@ export function kill(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): P
   });
 }
 
-async function deleteKeys(prefix: string): Promise<void> {
+export async function deleteKeys(prefix: string): Promise<void> {
   const cleaner = connectRedis(TEST_REDIS_URL, 'commands');
   let cursor = '0';
   do {

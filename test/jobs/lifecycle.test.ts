@@ -175,9 +175,16 @@ describe('job lifecycle with real workers', () => {
   });
 
   it('lists jobs filtered by status and type', async () => {
-    const res = await request(server.url).get('/v1/jobs?status=cancelled&type=summary').expect(200);
-    assert.ok(res.body.total >= 1);
-    for (const job of res.body.items) assert.equal(job.status, 'cancelled');
+    const job = await submitJob(server.url, { type: 'quantile', dataset: small, params: { variable: 'x' } });
+    await waitForJob(server.url, job.id);
+    const ids = async (query: string) =>
+      (await request(server.url).get(`/v1/jobs?${query}`).expect(200)).body.items.map((j: { id: string }) => j.id);
+    assert.ok((await ids('status=completed&type=quantile')).includes(job.id));
+    assert.ok(!(await ids('status=failed')).includes(job.id));
+    assert.ok(!(await ids('type=summary')).includes(job.id));
+    const all = (await request(server.url).get('/v1/jobs?limit=1').expect(200)).body;
+    assert.equal(all.items.length, 1);
+    assert.equal(all.items[0].id, job.id, 'newest first');
   });
 
   it('finished jobs and their results expire after JOB_TTL_SECONDS', async () => {

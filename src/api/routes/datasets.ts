@@ -96,7 +96,8 @@ export const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   // Raw uploads stream straight into the importer: the body is never buffered whole.
   app.addContentTypeParser(Object.keys(FORMAT_BY_TYPE), (_request, payload, done) => done(null, payload));
-  app.addContentTypeParser('application/octet-stream', (_request, payload, done) => done(null, payload));
+  // Any other type reaches the handler too, so it can say which formats exist instead of a bare 415.
+  app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
   await app.register(multipart, { limits: { fileSize: config.maxUploadBytes, files: 1, fields: 10 } });
 
   async function owned(request: FastifyRequest, id: string): Promise<DatasetMeta> {

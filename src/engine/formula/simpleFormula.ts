@@ -42,8 +42,8 @@ export interface ParsedSummaryFormula {
   terms: SummaryTerm[];
   /** Every variable the terms read, in first-use order. */
   variables: string[];
-  /** True when the formula used `.`. */
-  usedDot: boolean;
+  /** 1-based column of the first `.`, or null when the formula has none. */
+  dotColumn: number | null;
   /** The response before `~`, if any (already folded into the first term). */
   response: string | null;
 }
@@ -51,6 +51,10 @@ export interface ParsedSummaryFormula {
 export interface ParseOptions {
   /** Variables `.` leaves out (weights). */
   exclude?: readonly string[];
+  /** False for analyses that take no response (covCor): `y ~ x` is then INVALID_FORMULA. @defaultValue true */
+  allowResponse?: boolean;
+  /** False for analyses that do not expand `.`. @defaultValue true */
+  allowDot?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -103,9 +107,12 @@ function tokenize(text: string): Token[] {
       }
       i = j;
     } else if (ch === '(') {
+      // Point at the function's name when there is one: F(x) reads better as 'F() at column 3'.
       const previous = tokens[tokens.length - 1];
-      const fn = previous?.kind === 'name' ? `${previous.text}()` : "'('";
-      throw invalid(`${fn}: functions and parentheses are not supported in this formula yet`, column, text);
+      const isCall = previous?.kind === 'name' && previous.column + previous.text.length === column;
+      const fn = isCall && previous !== undefined ? `${previous.text}()` : "'('";
+      const at = isCall && previous !== undefined ? previous.column : column;
+      throw invalid(`${fn}: functions and parentheses are not supported in this formula yet`, at, text);
     } else if (ch === '*' || ch === '-' || ch === '|' || ch === '^' || ch === '/') {
       throw invalid(`operator '${ch}' is not supported here (use '+' and ':')`, column, text);
     } else {
@@ -144,7 +151,11 @@ function parseSyntax(text: string): RawFormula {
   }
   const tilde = next();
   if (tilde.kind !== 'tilde') {
-    throw invalid(tilde.kind === 'end' ? "expected '~'" : `expected '~' but found '${tilde.text}'`, tilde.column, text);
+    throw invalid(
+      tilde.kind === 'end' ? "expected '~'" : `expected '~' but found '${tilde.text}'`,
+      tilde.column,
+      text,
+    );
   }
 
   const terms: RawTerm[] = [];
@@ -158,19 +169,30 @@ function parseSyntax(text: string): RawFormula {
         next();
         const t = next();
         if (t.kind !== 'name') {
-          throw invalid(t.kind === 'end' ? "expected a variable after ':'" : `expected a variable after ':' but found '${t.text}'`, t.column, text);
+          throw invalid(
+            t.kind === 'end'
+              ? "expected a variable after ':'"
+              : `expected a variable after ':' but found '${t.text}'`,
+            t.column,
+            text,
+          );
         }
         names.push({ name: t.text, column: t.column });
       }
       terms.push({ dot: false, names, column: first.column });
     } else if (first.kind === 'end') {
-      throw invalid(terms.length === 0 ? "expected a term after '~'" : "expected a term after '+'", first.column, text);
+      throw invalid(
+        terms.length === 0 ? "expected a term after '~'" : "expected a term after '+'",
+        first.column,
+        text,
+      );
     } else {
       throw invalid(`expected a variable but found '${first.text}'`, first.column, text);
     }
     const sep = next();
     if (sep.kind === 'end') break;
-    if (sep.kind !== 'plus') throw invalid(`expected '+' or the end but found '${sep.text}'`, sep.column, text);
+    if (sep.kind !== 'plus')
+      throw invalid(`expected '+' or the end but found '${sep.text}'`, sep.column, text);
   }
   return { response, terms };
 }
@@ -211,7 +233,10 @@ export function suggestName(name: string, known: readonly string[]): string | un
     const distance =
       candidate.toLowerCase() === name.toLowerCase()
         ? 0.5
-        : Math.min(editDistance(name, candidate), editDistance(name.toLowerCase(), candidate.toLowerCase()) + 0.5);
+        : Math.min(
+            editDistance(name, candidate),
+            editDistance(name.toLowerCase(), candidate.toLowerCase()) + 0.5,
+          );
     if (distance < bestDistance) {
       bestDistance = distance;
       best = candidate;
@@ -250,7 +275,8 @@ function termFromNames(names: readonly NameRef[], meta: DatasetMeta, text: strin
   const numeric: NameRef[] = [];
   const factors: NameRef[] = [];
   for (const ref of names) {
-    if (seen.has(ref.name)) throw invalid(`variable '${ref.name}' appears twice in one term`, ref.column, text);
+    if (seen.has(ref.name))
+      throw invalid(`variable '${ref.name}' appears twice in one term`, ref.column, text);
     seen.add(ref.name);
     const info = lookupVariable(meta, ref.name, ref.column);
     if (info.type === 'string') {
@@ -283,18 +309,32 @@ function termFromNames(names: readonly NameRef[], meta: DatasetMeta, text: strin
  * Parses a summary-style formula against a dataset's variables. See the file comment for the grammar,
  * semantics and errors.
  */
-export function parseSummaryFormula(text: string, meta: DatasetMeta, options: ParseOptions = {}): ParsedSummaryFormula {
+export function parseSummaryFormula(
+  text: string,
+  meta: DatasetMeta,
+  options: ParseOptions = {},
+): ParsedSummaryFormula {
   const raw = parseSyntax(text);
+  if (raw.response !== null && options.allowResponse === false) {
+    throw invalid(
+      `this analysis takes no response: write '~ ${raw.response.name} + ...'`,
+      raw.response.column,
+      text,
+    );
+  }
   const exclude = new Set(options.exclude ?? []);
-  let usedDot = false;
+  let dotColumn: number | null = null;
 
   const expanded: NameRef[][] = [];
   for (const term of raw.terms) {
     if (term.dot) {
-      if (raw.response !== null) throw invalid("'.' cannot be used with a response (y ~ .)", term.column, text);
-      usedDot = true;
+      if (raw.response !== null)
+        throw invalid("'.' cannot be used with a response (y ~ .)", term.column, text);
+      if (options.allowDot === false) throw invalid("'.' is supported only by summary", term.column, text);
+      dotColumn ??= term.column;
       for (const v of meta.variables) {
-        if (v.type !== 'string' && !exclude.has(v.name)) expanded.push([{ name: v.name, column: term.column }]);
+        if (v.type !== 'string' && !exclude.has(v.name))
+          expanded.push([{ name: v.name, column: term.column }]);
       }
     } else {
       expanded.push(term.names);
@@ -323,5 +363,5 @@ export function parseSummaryFormula(text: string, meta: DatasetMeta, options: Pa
     }
   }
   if (terms.length === 0) throw invalid("'.' found no variables to summarize", 1, text);
-  return { terms, variables, usedDot, response: raw.response?.name ?? null };
+  return { terms, variables, dotColumn, response: raw.response?.name ?? null };
 }

@@ -1,8 +1,11 @@
+import { summarizeDense } from './denseColumn.ts';
+
 /**
  * Mergeable first and second moments for one or many cells (struct of arrays, one slot per cell).
  *
  * Within a chunk the data are in memory, so each cell gets an exact two-pass treatment: the mean first,
- * then the centred sum of squares, with the corrected two-pass refinement (Chan, Golub & LeVeque 1983):
+ * then the centred sum of squares, with the corrected two-pass refinement (Chan, Golub & LeVeque 1983;
+ * the common dense case does the same in one pass around a data-derived shift, see denseColumn.ts):
  * the second pass also sums the deviations s = sum(w (x - m)), which would be 0 in exact arithmetic,
  * and uses it to correct the mean (m + s / W) and M2 (sum(w d^2) - s^2 / W). Chunks are merged with
  * the pairwise update of Chan et al. (1979) on (W, mean, M2); raw sums of squares are never formed,
@@ -52,57 +55,11 @@ export interface MomentInputs {
   valid: Uint8Array | null;
   /** Row weights (null: every row weighs 1). Rows with an unknown weight must be marked invalid. */
   weights: Float64Array | null;
+  /** 1 = the row's weight is known (null: all known); only known weights count in `missingWeight`. */
+  weightValid?: Uint8Array | null;
   /** Cell of each row, -1 = the row belongs to no cell (null: every row is in cell 0). */
   cells: Int32Array | null;
   numRows: number;
-}
-
-/**
- * The fast path: one cell, no missing mask, no weights. Two tight passes over the array; a NaN (which
- * rxserve treats as missing, as RevoScaleR does) only costs a predictable branch.
- */
-function accumulateDense(out: Moments, values: Float64Array, numRows: number): void {
-  let nan = 0;
-  let sum = 0;
-  let min = Number.POSITIVE_INFINITY;
-  let max = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < numRows; i++) {
-    const x = values[i] as number;
-    if (x !== x) {
-      nan++;
-      continue;
-    }
-    sum += x;
-    if (x < min) min = x;
-    if (x > max) max = x;
-  }
-  const n = numRows - nan;
-  out.missingObs[0] = nan;
-  out.validObs[0] = n;
-  out.weight[0] = n;
-  out.sum[0] = sum;
-  out.min[0] = min;
-  out.max[0] = max;
-  if (n === 0) return;
-  const m = sum / n;
-  let s = 0;
-  let ss = 0;
-  if (nan === 0) {
-    for (let i = 0; i < numRows; i++) {
-      const d = (values[i] as number) - m;
-      s += d;
-      ss += d * d;
-    }
-  } else {
-    for (let i = 0; i < numRows; i++) {
-      const d = (values[i] as number) - m;
-      if (d !== d) continue;
-      s += d;
-      ss += d * d;
-    }
-  }
-  out.mean[0] = m + s / n;
-  out.m2[0] = ss - (s * s) / n;
 }
 
 /**
@@ -111,8 +68,9 @@ function accumulateDense(out: Moments, values: Float64Array, numRows: number): v
  */
 export function accumulateMoments(out: Moments, input: MomentInputs): void {
   const { values, valid, weights, cells, numRows } = input;
+  const weightValid = input.weightValid ?? null;
   if (valid === null && weights === null && cells === null) {
-    accumulateDense(out, values, numRows);
+    summarizeDense(values, numRows, out, null);
     return;
   }
   const { validObs, missingObs, weight, missingWeight, sum, min, max } = out;
@@ -121,16 +79,15 @@ export function accumulateMoments(out: Moments, input: MomentInputs): void {
     if (c < 0) continue;
     const x = values[i] as number;
     const w = weights === null ? 1 : (weights[i] as number);
-    if ((valid !== null && valid[i] === 0) || x !== x) {
-      missingObs[c]++;
-      // An invalid row's weight may itself be unknown (NaN): only known weights are summed.
-      if (w === w) missingWeight[c] += w;
+    if ((valid !== null && valid[i] === 0) || Number.isNaN(x)) {
+      missingObs[c] = (missingObs[c] as number) + 1;
+      if (weightValid === null || weightValid[i] === 1) missingWeight[c] = (missingWeight[c] as number) + w;
       continue;
     }
-    validObs[c]++;
+    validObs[c] = (validObs[c] as number) + 1;
     if (w === 0) continue;
-    weight[c] += w;
-    sum[c] += w * x;
+    weight[c] = (weight[c] as number) + w;
+    sum[c] = (sum[c] as number) + w * x;
     if (x < (min[c] as number)) min[c] = x;
     if (x > (max[c] as number)) max[c] = x;
   }
@@ -146,11 +103,11 @@ export function accumulateMoments(out: Moments, input: MomentInputs): void {
     const c = cells === null ? 0 : (cells[i] as number);
     if (c < 0 || (valid !== null && valid[i] === 0)) continue;
     const d = (values[i] as number) - (firstMean[c] as number);
-    if (d !== d) continue;
+    if (Number.isNaN(d)) continue;
     const w = weights === null ? 1 : (weights[i] as number);
     const wd = w * d;
-    dev[c] += wd;
-    dev2[c] += wd * d;
+    dev[c] = (dev[c] as number) + wd;
+    dev2[c] = (dev2[c] as number) + wd * d;
   }
   for (let c = 0; c < cellCount; c++) {
     const w = weight[c] as number;

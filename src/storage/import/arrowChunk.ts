@@ -8,11 +8,11 @@ import {
   Int32,
   makeData,
   RecordBatch,
+  RecordBatchFileWriter,
   Schema,
   Struct,
   Table,
   TimestampMillisecond,
-  tableToIPC,
   Utf8,
   type Vector,
   vectorFromArray,
@@ -81,7 +81,12 @@ export function allNullValidity(rows: number): Validity {
 }
 
 export function float64Data(values: Float64Array, validity: Validity, rows: number): Data<Float64> {
-  return makeData({ type: new Float64(), length: rows, ...validity, data: values.subarray(0, rows) });
+  return makeData({
+    type: new Float64(),
+    length: rows,
+    ...validity,
+    data: values.length === rows ? values : values.subarray(0, rows),
+  });
 }
 
 export function int32Data(values: ArrayLike<number>, validity: Validity, rows: number): Data<Int32> {
@@ -92,7 +97,11 @@ export function dateDayData(days: ArrayLike<number>, validity: Validity, rows: n
   return makeData({ type: new DateDay(), length: rows, ...validity, data: toInt32(days, rows) });
 }
 
-export function timestampData(ms: ArrayLike<number>, validity: Validity, rows: number): Data<TimestampMillisecond> {
+export function timestampData(
+  ms: ArrayLike<number>,
+  validity: Validity,
+  rows: number,
+): Data<TimestampMillisecond> {
   const out = new BigInt64Array(rows);
   for (let r = 0; r < rows; r++) out[r] = BigInt(ms[r]!);
   return makeData({ type: new TimestampMillisecond('UTC'), length: rows, ...validity, data: out });
@@ -120,7 +129,12 @@ export function dictionaryData(
   });
 }
 
-export function utf8Data(offsets: Int32Array, bytes: Uint8Array, validity: Validity, rows: number): Data<Utf8> {
+export function utf8Data(
+  offsets: Int32Array,
+  bytes: Uint8Array,
+  validity: Validity,
+  rows: number,
+): Data<Utf8> {
   return makeData({
     type: new Utf8(),
     length: rows,
@@ -156,12 +170,23 @@ function toInt32(values: ArrayLike<number>, rows: number): Int32Array {
   return out;
 }
 
-/** Arrow IPC file bytes (one record batch, uncompressed) of columns `names` with `columns`. */
-export function chunkBytes(names: readonly string[], columns: readonly Data[], rows: number): Uint8Array {
+/**
+ * Arrow IPC file bytes (one record batch, uncompressed) of `columns`, as the writer's pieces: joining
+ * them (what tableToIPC does) costs more than the whole write, and writeFile takes them as they are.
+ * The pieces are views of the columns' buffers, which must stay untouched until written.
+ */
+export async function chunkPieces(
+  names: readonly string[],
+  columns: readonly Data[],
+  rows: number,
+): Promise<Uint8Array[]> {
   const fields = columns.map((data, j) => new Field(names[j]!, data.type, true));
   const struct = makeData({ type: new Struct(fields), length: rows, nullCount: 0, children: [...columns] });
   const batch = new RecordBatch(new Schema(fields), struct);
-  return tableToIPC(new Table(batch), 'file');
+  const writer = RecordBatchFileWriter.writeAll(new Table(batch));
+  const pieces: Uint8Array[] = [];
+  for await (const piece of writer) pieces.push(piece);
+  return pieces;
 }
 
 export function daysToMillis(days: ArrayLike<number>, rows: number): Float64Array {

@@ -4,9 +4,9 @@ import {
   classifyBytes,
   isMissingBytes,
   parseDateBytes,
+  parsed,
   parseLogicalBytes,
   parseNumberBytes,
-  parsed,
   parseTimestampBytes,
   ValueClass,
 } from './valueParse.ts';
@@ -120,11 +120,14 @@ export class ColumnBuilder {
   strLength = 0;
   strOffsets: Int32Array;
 
-  /** Missing values over the whole dataset, including factor values outside colInfo levels. */
+  /**
+   * Statistics of the chunks flushed so far (see addChunkStatistics): missing values (factor values
+   * outside colInfo levels included), non-missing values, smallest and largest finite value in the
+   * current kind's unit. Gathered per chunk rather than per value so the CSV fast path can store values
+   * straight into the chunk and a record it gives up on leaves nothing to undo.
+   */
   missing = 0;
-  /** Non-missing values over the whole dataset. */
   validCount = 0;
-  /** Smallest and largest finite value (in the current kind's unit). */
   low = Number.POSITIVE_INFINITY;
   high = Number.NEGATIVE_INFINITY;
 
@@ -160,10 +163,10 @@ export class ColumnBuilder {
   }
 
   setMissing(row: number): void {
-    this.missing++;
     this.values[row] = 0;
     this.valid[row] = 0;
-    if (this.kind === Kind.Text && this.textMode === TextMode.Strings) this.strOffsets[row + 1] = this.strLength;
+    if (this.kind === Kind.Text && this.textMode === TextMode.Strings)
+      this.strOffsets[row + 1] = this.strLength;
   }
 
   /** A field of delimited text: bytes [start, end); `quoted` 2 means it holds doubled quotes to undo. */
@@ -181,12 +184,25 @@ export class ColumnBuilder {
       this.pushForcedBytes(buf, start, end, quoted, row);
       return;
     }
+    // Fast paths: a value of the column's current kind.
     if (kind === Kind.Numeric || kind === Kind.Integer) {
       const numberClass = parseNumberBytes(buf, start, end);
       if (numberClass === ValueClass.Integer || (numberClass === ValueClass.Real && kind === Kind.Numeric)) {
         this.storeNumber(parsed.value, row);
         return;
       }
+    } else if (kind === Kind.Date || kind === Kind.Timestamp) {
+      if (parseDateBytes(buf, start, end)) {
+        this.storeNumber(kind === Kind.Date ? parsed.value : parsed.value * MS_PER_DAY, row);
+        return;
+      }
+      if (kind === Kind.Timestamp && parseTimestampBytes(buf, start, end)) {
+        this.storeNumber(parsed.value, row);
+        return;
+      }
+    } else if (kind === Kind.Logical && parseLogicalBytes(buf, start, end)) {
+      this.storeNumber(parsed.value, row);
+      return;
     }
     const valueClass = quoted === 2 ? ValueClass.Text : classifyBytes(buf, start, end);
     const next = join(kind, CLASS_KIND[valueClass]);
@@ -246,6 +262,48 @@ export class ColumnBuilder {
       }
     }
     this.storeNumber(value, row);
+  }
+
+  /**
+   * A run of `count` numbers from an Arrow column (`source` from `from`, nulls from `bitmap` at bit
+   * `bitmapOffset + index`), copied in bulk. Returns false, having stored nothing, when colInfo or the
+   * column's kind calls for the value-by-value path.
+   */
+  setNumberRun(
+    source: Float64Array | Float32Array | Int32Array | Int16Array | Int8Array | Uint16Array | Uint8Array,
+    from: number,
+    count: number,
+    row: number,
+    bitmap: Uint8Array | undefined,
+    bitmapOffset: number,
+  ): boolean {
+    if (this.forcedType !== undefined) return false;
+    const floating = source instanceof Float64Array || source instanceof Float32Array;
+    const incoming = floating ? Kind.Numeric : Kind.Integer;
+    const next = join(this.kind, incoming);
+    if (next !== Kind.Numeric && next !== Kind.Integer) return false;
+    if (next !== this.kind) this.changeKind(next, row);
+    const { values, valid } = this;
+    values.set(source.subarray(from, from + count), row);
+    valid.fill(1, row, row + count);
+    if (bitmap) {
+      for (let k = 0; k < count; k++) {
+        const bit = bitmapOffset + from + k;
+        if ((bitmap[bit >> 3]! & (1 << (bit & 7))) === 0) {
+          values[row + k] = 0;
+          valid[row + k] = 0;
+        }
+      }
+    }
+    if (floating) {
+      for (let k = 0; k < count; k++) {
+        if (Number.isNaN(values[row + k]!)) {
+          values[row + k] = 0;
+          valid[row + k] = 0;
+        }
+      }
+    }
+    return true;
   }
 
   private pushForcedNumber(value: number, row: number): void {
@@ -347,7 +405,8 @@ export class ColumnBuilder {
     if (current === Kind.Date && next === Kind.Timestamp) {
       const { values, valid } = this;
       for (let r = 0; r < row; r++) if (valid[r] === 1) values[r] = values[r]! * MS_PER_DAY;
-      if (this.validCount > 0) {
+      // Statistics of earlier chunks were in days.
+      if (Number.isFinite(this.low)) {
         this.low *= MS_PER_DAY;
         this.high *= MS_PER_DAY;
       }
@@ -356,17 +415,12 @@ export class ColumnBuilder {
 
   private storeNumber(value: number, row: number): void {
     // NaN has no place of its own: missing values are nulls.
-    if (value !== value) {
+    if (Number.isNaN(value)) {
       this.setMissing(row);
       return;
     }
     this.values[row] = value;
     this.valid[row] = 1;
-    this.validCount++;
-    if (value - value === 0) {
-      if (value < this.low) this.low = value;
-      if (value > this.high) this.high = value;
-    }
   }
 
   private storeTextBytes(buf: Buffer, start: number, end: number, quoted: number, row: number): void {
@@ -375,7 +429,6 @@ export class ColumnBuilder {
       if (quoted === 2) this.appendUnquoted(buf, start, end);
       else this.appendBytes(buf, start, end);
       this.valid[row] = 1;
-      this.validCount++;
       this.strOffsets[row + 1] = this.strLength;
       return;
     }
@@ -388,7 +441,6 @@ export class ColumnBuilder {
       const bytes = Buffer.from(text, 'utf8');
       this.appendBytes(bytes, 0, bytes.length);
       this.valid[row] = 1;
-      this.validCount++;
       this.strOffsets[row + 1] = this.strLength;
       return;
     }
@@ -418,7 +470,6 @@ export class ColumnBuilder {
     }
     this.values[row] = code;
     this.valid[row] = 1;
-    this.validCount++;
   }
 
   private levelLimit(): number {
@@ -448,9 +499,17 @@ export class ColumnBuilder {
   }
 
   private appendBytes(buf: Uint8Array, start: number, end: number): void {
-    this.reserve(end - start);
-    this.strBytes.set(buf.subarray(start, end), this.strLength);
-    this.strLength += end - start;
+    const length = end - start;
+    this.reserve(length);
+    if (length > 32) {
+      this.strBytes.set(buf.subarray(start, end), this.strLength);
+    } else {
+      // Short values: a loop beats creating a subarray view per value.
+      const out = this.strBytes;
+      let at = this.strLength;
+      for (let i = start; i < end; i++) out[at++] = buf[i]!;
+    }
+    this.strLength += length;
   }
 
   private appendUnquoted(buf: Uint8Array, start: number, end: number): void {
@@ -463,6 +522,46 @@ export class ColumnBuilder {
       if (c === 34) i++;
     }
     this.strLength = length;
+  }
+
+  private spareValues: Float64Array | undefined;
+
+  /** Hands this chunk's values to the chunk writer; the column goes on in a spare array. */
+  takeValues(): Float64Array {
+    const taken = this.values;
+    this.values = this.spareValues ?? new Float64Array(taken.length);
+    this.spareValues = undefined;
+    return taken;
+  }
+
+  /** Gives back an array from takeValues once its chunk is on disk. */
+  recycleValues(values: Float64Array): void {
+    if (values.length === this.values.length) this.spareValues = values;
+  }
+
+  /** Adds the statistics of the chunk's first `rows` rows; called once per chunk before it is written. */
+  addChunkStatistics(rows: number): void {
+    const { values, valid } = this;
+    let validRows = 0;
+    const kind = this.kind;
+    if (kind === Kind.Integer || kind === Kind.Numeric || kind === Kind.Date || kind === Kind.Timestamp) {
+      let low = this.low;
+      let high = this.high;
+      for (let r = 0; r < rows; r++) {
+        if (valid[r] === 1) {
+          validRows++;
+          const value = values[r]!;
+          if (value < low && value - value === 0) low = value;
+          if (value > high && value - value === 0) high = value;
+        }
+      }
+      this.low = low;
+      this.high = high;
+    } else {
+      for (let r = 0; r < rows; r++) validRows += valid[r]!;
+    }
+    this.validCount += validRows;
+    this.missing += rows - validRows;
   }
 
   /** Called by the chunk writer once the chunk is written: the next chunk starts empty. */

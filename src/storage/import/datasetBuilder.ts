@@ -3,11 +3,11 @@ import path from 'node:path';
 import { type Data, tableFromIPC, type Utf8, type Vector } from 'apache-arrow';
 import { chunkPath } from '../chunkFiles.ts';
 import type { VarInfo, VarType } from '../datasetMeta.ts';
-import { type ColInfo, ImportError, type ImportOutcome } from '../importTypes.ts';
+import { type ColInfo, type ColInfoEntry, ImportError, type ImportOutcome } from '../importTypes.ts';
 import {
   allNullValidity,
   boolData,
-  chunkBytes,
+  chunkPieces,
   dateDayData,
   daysToMillis,
   dictionaryData,
@@ -78,6 +78,8 @@ export class DatasetBuilder {
   private readonly layouts: ChunkLayout[] = [];
   private readonly names = new Set<string>();
   private pendingWrite: Promise<void> = Promise.resolve();
+  /** Value arrays of the chunk being written, by column, to recycle once it is on disk. */
+  private inFlightValues: (Float64Array | undefined)[] = [];
   private cachedLevels: { column: number; count: number; vector: Vector<Utf8> }[] = [];
 
   private constructor(private readonly options: DatasetBuilderOptions) {}
@@ -96,8 +98,10 @@ export class DatasetBuilder {
     return this.columns.filter((column) => column.lossy).map((column) => column.sourceName);
   }
 
-  addColumn(sourceName: string): ColumnBuilder {
-    const entry = this.options.colInfo?.[sourceName];
+  /** `defaults` apply when colInfo gives the column no type or levels (Arrow dictionaries are factors). */
+  addColumn(sourceName: string, defaults?: ColInfoEntry): ColumnBuilder {
+    const given = this.options.colInfo?.[sourceName];
+    const entry = given?.type || given?.levels || !defaults ? given : { ...defaults, ...given };
     const name = entry?.newName ?? sourceName;
     if (this.names.has(name)) {
       throw new ImportError(
@@ -124,6 +128,13 @@ export class DatasetBuilder {
     return column;
   }
 
+  /** Ends `count` rows set column by column; true when the chunk is full. */
+  endRows(count: number): boolean {
+    this.numRows += count;
+    this.rowInChunk += count;
+    return this.rowInChunk === this.options.rowsPerChunk;
+  }
+
   /** Ends the current row; true when the chunk is full and `flushChunk` must be awaited. */
   endRow(): boolean {
     this.numRows++;
@@ -138,12 +149,19 @@ export class DatasetBuilder {
       for (const column of this.columns) column.resetChunk();
       return;
     }
+    // The previous chunk's buffers are free only once its write is done.
+    await this.pendingWrite;
+    this.inFlightValues.forEach((values, j) => {
+      if (values) this.columns[j]!.recycleValues(values);
+    });
+    this.inFlightValues = [];
     const index = this.chunkRows.length;
     this.chunkRows.push(rows);
+    for (const column of this.columns) column.addChunkStatistics(rows);
     const layout: ChunkLayout = { written: [], levelCounts: [] };
     const data = this.columns.map((column) => this.columnData(column, rows, layout));
     this.layouts.push(layout);
-    const bytes = chunkBytes(
+    const pieces = await chunkPieces(
       this.columns.map((column) => column.name),
       data,
       rows,
@@ -151,8 +169,7 @@ export class DatasetBuilder {
     for (const column of this.columns) column.resetChunk();
     // One write in flight while the next chunk is parsed; the catch only keeps a failure from being
     // reported as unhandled before it is awaited.
-    await this.pendingWrite;
-    this.pendingWrite = writeFile(chunkPath(this.options.stagingDir, index), bytes);
+    this.pendingWrite = writeFile(chunkPath(this.options.stagingDir, index), pieces);
     this.pendingWrite.catch(() => {});
   }
 
@@ -177,7 +194,9 @@ export class DatasetBuilder {
           break;
         case Kind.Numeric:
           written = Written.Numeric;
-          data = float64Data(values, validity, rows);
+          // Written as is while the next chunk fills a spare array.
+          this.inFlightValues[column.index] = column.takeValues();
+          data = float64Data(this.inFlightValues[column.index]!, validity, rows);
           break;
         case Kind.Date:
           written = Written.Date;
@@ -194,7 +213,12 @@ export class DatasetBuilder {
             data = dictionaryData(values, validity, rows, column.index, this.levelsVectorOf(column));
           } else {
             written = Written.Strings;
-            data = utf8Data(column.strOffsets, column.strBytes.subarray(0, column.strLength), validity, rows);
+            data = utf8Data(
+              column.strOffsets.slice(0, rows + 1),
+              column.strBytes.slice(0, column.strLength),
+              validity,
+              rows,
+            );
           }
       }
     }
@@ -239,7 +263,7 @@ export class DatasetBuilder {
     layout: ChunkLayout,
     finals: FinalColumn[],
     rows: number,
-  ): Promise<Uint8Array> {
+  ): Promise<Uint8Array[]> {
     const table = tableFromIPC(await readFile(file));
     const data = this.columns.map((column, j) => {
       const final = finals[j]!;
@@ -250,7 +274,7 @@ export class DatasetBuilder {
       }
       return convertColumn(stored, written, column, final, rows);
     });
-    return chunkBytes(
+    return chunkPieces(
       this.columns.map((column) => column.name),
       data,
       rows,
@@ -291,7 +315,9 @@ function needsConversion(layout: ChunkLayout, j: number, final: FinalColumn): bo
 }
 
 function validityOf(data: Data): { nullBitmap: Uint8Array | undefined; nullCount: number } {
-  return data.nullCount > 0 ? { nullBitmap: data.nullBitmap, nullCount: data.nullCount } : { nullBitmap: undefined, nullCount: 0 };
+  return data.nullCount > 0
+    ? { nullBitmap: data.nullBitmap, nullCount: data.nullCount }
+    : { nullBitmap: undefined, nullCount: 0 };
 }
 
 function convertColumn(
@@ -335,7 +361,8 @@ function convertColumn(
     return dictionaryData(codes, validity, rows, column.index, final.dictionary!);
   }
   if (written === Written.Levels && final.type === 'string') {
-    const isValid = (r: number) => validity.nullCount === 0 || (validity.nullBitmap![r >> 3]! & (1 << (r & 7))) !== 0;
+    const isValid = (r: number) =>
+      validity.nullCount === 0 || (validity.nullBitmap![r >> 3]! & (1 << (r & 7))) !== 0;
     const { offsets, bytes } = stringsFromCodes(values, isValid, column.levels, rows);
     return utf8Data(offsets, bytes, validity, rows);
   }

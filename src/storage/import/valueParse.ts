@@ -42,7 +42,7 @@ const MS_PER_DAY = 86_400_000;
 export function isMissingBytes(buf: Uint8Array, start: number, end: number): boolean {
   const length = end - start;
   if (length === 0) return true;
-  if (length === 2) return buf[start] === 78 && buf[start + 1] === 65;
+  if (length === 2 && buf[start] === 78 && buf[start + 1] === 65) return true;
   while (start < end && buf[start] === SPACE) start++;
   if (start === end) return true;
   while (end > start && buf[end - 1] === SPACE) end--;
@@ -151,7 +151,7 @@ function parseSpecialNumber(buf: Uint8Array, start: number, end: number): ValueC
 }
 
 function latin1(buf: Uint8Array, start: number, end: number): string {
-  return String.fromCharCode.apply(null, Array.from(buf.subarray(start, end)));
+  return Buffer.prototype.latin1Slice.call(buf, start, end);
 }
 
 /** Logical spellings; parsed.value becomes 1 or 0. */

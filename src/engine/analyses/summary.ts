@@ -1,0 +1,577 @@
+import { type Static, Type } from 'typebox';
+import type { DatasetMeta } from '../../storage/datasetMeta.ts';
+import type { Analysis, Chunk } from '../analysis.ts';
+import { andMasks, ChunkColumns, cellIndex, countSet } from '../columns.ts';
+import { EngineError } from '../errors.ts';
+import { parseSummaryFormula, type SummaryTerm } from '../formula/simpleFormula.ts';
+import { checkParams, finiteOrNull, planWeights, readWeights, Warnings, type WeightPlan } from '../params.ts';
+import { summarizeDense } from '../stats/denseColumn.ts';
+import { accumulateMoments, emptyMoments, type Moments, mergeMoments } from '../stats/moments.ts';
+import {
+  allocateBins,
+  type BinSpec,
+  emptySketch,
+  interpolate7,
+  mergeSketches,
+  planBins,
+  rankReader,
+  type Sketch,
+  sketchChunk,
+  type7,
+} from '../stats/sketch.ts';
+
+/**
+ * rxSummary: per numeric term mean, standard deviation, min, max, sum, valid and missing counts (and,
+ * in the same pass, median and quartiles); per factor term counts per level; per `y:g` term the same
+ * statistics in every cell of the groups.
+ *
+ * Weights (RevoScaleR's `pweights` / `fweights`, at most one): mean = sum(w x) / sum(w) and
+ * stdDev = sqrt(sum(w (x - mean)^2) / (sum(w) - 1)) for BOTH kinds, which is what RevoScaleR prints
+ * (for fweights it is exactly the unweighted statistic of the replicated rows; for pweights it is not
+ * an unbiased estimator, and it depends on the scale of the weights). `validObs` / `missingObs` stay row
+ * counts; `sumOfWeights` / `missingWeights` carry the weighted counts (RevoScaleR prints those instead).
+ * Factor counts are sums of weights. Rows with a missing weight count as missing.
+ *
+ * Missing values: `byTerm: true` (default) drops missings term by term; `false` drops every row with a
+ * missing value in any formula variable (listwise) for all terms. NaN counts as missing.
+ * `nValidObs` / `nMissingObs` count rows complete / incomplete across all formula variables (and the
+ * weight), in either mode.
+ *
+ * Quantiles (`quantiles: true`, default): R's type 7 median and quartiles from a one-pass sketch
+ * (see stats/sketch.ts). Exact when a chunk-merged variable has at most 16384 values, for integer
+ * variables whose range spans at most 65536 integers, and whenever the order statistic falls in a bin
+ * holding one distinct value (2048 bins over [low, high]); otherwise within the bin's [min, max], said
+ * in a warning. The `quantile` analysis refines to exact values with extra passes.
+ */
+
+export const SUMMARY_STATS = [
+  'Mean',
+  'StdDev',
+  'Min',
+  'Max',
+  'Sum',
+  'ValidObs',
+  'MissingObs',
+  'SumOfWeights',
+  'MissingWeights',
+] as const;
+export type SummaryStatName = (typeof SUMMARY_STATS)[number];
+
+export const SummaryParamsSchema = Type.Object(
+  {
+    formula: Type.String({
+      minLength: 1,
+      description:
+        "`~ x + y`, `~ .`, `~ y:g1:g2` or `y ~ g` (y's statistics by the factors), `~ g` (counts).",
+    }),
+    pweights: Type.Optional(Type.String({ minLength: 1, description: 'Probability-weight variable.' })),
+    fweights: Type.Optional(Type.String({ minLength: 1, description: 'Frequency-weight variable.' })),
+    summaryStats: Type.Optional(
+      Type.Array(Type.Enum(SUMMARY_STATS), {
+        minItems: 1,
+        uniqueItems: true,
+        description:
+          'Statistics to return. Default: Mean, StdDev, Min, Max, Sum, ValidObs, MissingObs (and SumOfWeights, MissingWeights when weighted).',
+      }),
+    ),
+    byTerm: Type.Optional(
+      Type.Boolean({
+        default: true,
+        description: 'true: drop missings term by term; false: drop rows with any missing.',
+      }),
+    ),
+    quantiles: Type.Optional(
+      Type.Boolean({
+        default: true,
+        description: 'Also return median, q1 and q3 of numeric terms (same pass).',
+      }),
+    ),
+    blocksPerRead: Type.Optional(
+      Type.Integer({ minimum: 1, description: 'Accepted for RevoScaleR compatibility.' }),
+    ),
+    reportProgress: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 3, description: 'Accepted; progress is on the job.' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type SummaryParams = Static<typeof SummaryParamsSchema>;
+
+const NullableNumber = Type.Union([Type.Number(), Type.Null()]);
+
+/** Statistic fields shared by `stats` entries and `byGroup` cells; present as `summaryStats` asks. */
+const statFields = {
+  mean: Type.Optional(NullableNumber),
+  stdDev: Type.Optional(NullableNumber),
+  min: Type.Optional(NullableNumber),
+  max: Type.Optional(NullableNumber),
+  sum: Type.Optional(NullableNumber),
+  validObs: Type.Optional(Type.Number()),
+  missingObs: Type.Optional(Type.Number()),
+  sumOfWeights: Type.Optional(Type.Number()),
+  missingWeights: Type.Optional(Type.Number()),
+};
+
+export const SummaryResultSchema = Type.Object({
+  /** Rows with no missing value in any formula variable (or the weight). */
+  nValidObs: Type.Number(),
+  nMissingObs: Type.Number(),
+  stats: Type.Array(
+    Type.Object({
+      name: Type.String(),
+      ...statFields,
+      median: Type.Optional(NullableNumber),
+      q1: Type.Optional(NullableNumber),
+      q3: Type.Optional(NullableNumber),
+    }),
+  ),
+  categorical: Type.Array(
+    Type.Object({
+      name: Type.String(),
+      groups: Type.Array(Type.String()),
+      counts: Type.Array(
+        Type.Object({
+          level: Type.String(),
+          levels: Type.Record(Type.String(), Type.String()),
+          count: Type.Number(),
+        }),
+      ),
+      validObs: Type.Number(),
+      missingObs: Type.Number(),
+    }),
+  ),
+  byGroup: Type.Array(
+    Type.Object({
+      name: Type.String(),
+      groups: Type.Array(Type.String()),
+      cells: Type.Array(Type.Object({ levels: Type.Record(Type.String(), Type.String()), ...statFields })),
+      validObs: Type.Number(),
+      missingObs: Type.Number(),
+    }),
+  ),
+  warnings: Type.Array(Type.String()),
+});
+export type SummaryResult = Static<typeof SummaryResultSchema>;
+
+/** Largest number of cells a factor or by-group term may cross (partials hold 9 doubles per cell). */
+export const MAX_SUMMARY_CELLS = 1_000_000;
+/** Values a summary quantile sketch keeps exactly before switching to bins. */
+const SUMMARY_SKETCH_CAP = 16_384;
+const SUMMARY_MAX_INTEGER_BINS = 65_536;
+const SUMMARY_NUMERIC_BREAKS = 2_048;
+
+type TermPlan =
+  | { kind: 'numeric'; label: string; variable: string; sketch: BinSpec | null }
+  | { kind: 'byGroup'; label: string; variable: string; groups: string[]; levels: string[][] }
+  | { kind: 'factor'; label: string; factors: string[]; levels: string[][] };
+
+export interface SummaryState {
+  terms: TermPlan[];
+  numericVariables: string[];
+  factorVariables: Array<{ name: string; levels: string[] }>;
+  weights: WeightPlan | null;
+  byTerm: boolean;
+  stats: SummaryStatName[];
+  quantiles: boolean;
+}
+
+type TermPartial =
+  | { kind: 'moments'; moments: Moments; sketch: Sketch | null }
+  | { kind: 'counts'; counts: Float64Array; counted: number };
+
+export interface SummaryPartial {
+  rows: number;
+  completeRows: number;
+  terms: TermPartial[];
+}
+
+// ---------------------------------------------------------------------------------------------------
+// init
+
+function levelsOf(meta: DatasetMeta, name: string): string[] {
+  return meta.variables.find((v) => v.name === name)?.levels ?? [];
+}
+
+function cellCount(levels: readonly string[][], label: string): number {
+  const cells = levels.reduce((product, l) => product * l.length, 1);
+  if (cells > MAX_SUMMARY_CELLS) {
+    throw new EngineError(
+      'TOO_MANY_CELLS',
+      `term '${label}' crosses ${cells} cells; at most ${MAX_SUMMARY_CELLS} are supported`,
+      422,
+      {
+        term: label,
+        cells,
+      },
+    );
+  }
+  return cells;
+}
+
+function planTerm(term: SummaryTerm, meta: DatasetMeta, quantiles: boolean): TermPlan {
+  switch (term.kind) {
+    case 'numeric': {
+      const info = meta.variables.find((v) => v.name === term.variable);
+      const sketch =
+        quantiles && info !== undefined
+          ? planBins(info, {
+              maxIntegerBins: SUMMARY_MAX_INTEGER_BINS,
+              numNumericBreaks: SUMMARY_NUMERIC_BREAKS,
+              integerBinsForNumeric: false,
+            })
+          : null;
+      return { kind: 'numeric', label: term.label, variable: term.variable, sketch };
+    }
+    case 'byGroup': {
+      const levels = term.groups.map((g) => levelsOf(meta, g));
+      cellCount(levels, term.label);
+      return { kind: 'byGroup', label: term.label, variable: term.variable, groups: term.groups, levels };
+    }
+    case 'factor': {
+      const levels = term.factors.map((f) => levelsOf(meta, f));
+      cellCount(levels, term.label);
+      return { kind: 'factor', label: term.label, factors: term.factors, levels };
+    }
+  }
+}
+
+function init(params: SummaryParams, meta: DatasetMeta): SummaryState {
+  checkParams(SummaryParamsSchema, params, 'summary');
+  const weights = planWeights(params, meta);
+  const quantiles = params.quantiles ?? true;
+  const parsed = parseSummaryFormula(params.formula, meta, {
+    exclude: weights === null ? [] : [weights.variable],
+  });
+  const terms = parsed.terms.map((t) => planTerm(t, meta, quantiles));
+  const numericVariables: string[] = [];
+  const factorVariables: Array<{ name: string; levels: string[] }> = [];
+  for (const name of parsed.variables) {
+    const info = meta.variables.find((v) => v.name === name);
+    if (info?.type === 'factor') factorVariables.push({ name, levels: info.levels ?? [] });
+    else numericVariables.push(name);
+  }
+  const weighted = weights !== null;
+  const stats: SummaryStatName[] =
+    params.summaryStats ??
+    ([
+      'Mean',
+      'StdDev',
+      'Min',
+      'Max',
+      'Sum',
+      'ValidObs',
+      'MissingObs',
+      ...(weighted ? ['SumOfWeights', 'MissingWeights'] : []),
+    ] as SummaryStatName[]);
+  return {
+    terms,
+    numericVariables,
+    factorVariables,
+    weights,
+    byTerm: params.byTerm ?? true,
+    stats,
+    quantiles,
+  };
+}
+
+function columnsUsed(state: SummaryState): string[] {
+  const names = [...state.numericVariables, ...state.factorVariables.map((f) => f.name)];
+  if (state.weights !== null) names.push(state.weights.variable);
+  return names;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// map
+
+function map(chunk: Chunk, state: SummaryState): SummaryPartial {
+  const columns = new ChunkColumns(chunk.table);
+  const numRows = chunk.table.numRows;
+  const weightColumn = state.weights === null ? null : readWeights(chunk.table, state.weights);
+  const weights = weightColumn?.values ?? null;
+  const weightValid = weightColumn?.valid ?? null;
+  const levelsByName = new Map(state.factorVariables.map((f) => [f.name, f.levels]));
+  const factor = (name: string) => columns.factor(name, levelsByName.get(name));
+
+  // Rows complete in every formula variable and the weight; computed only when needed.
+  let complete: Uint8Array | null | undefined;
+  const completeMask = (): Uint8Array | null => {
+    if (complete === undefined) {
+      complete = andMasks(numRows, [
+        weightValid,
+        ...state.numericVariables.map((v) => columns.usableMask(v)),
+        ...state.factorVariables.map((f) => factor(f.name).valid),
+      ]);
+    }
+    return complete;
+  };
+
+  const terms: TermPartial[] = state.terms.map((term): TermPartial => {
+    if (term.kind === 'factor') {
+      const rowMask = state.byTerm ? weightValid : completeMask();
+      const cells = cellIndex(
+        term.factors.map(factor),
+        term.levels.map((l) => l.length),
+        numRows,
+        rowMask,
+      );
+      const counts = new Float64Array(term.levels.reduce((p, l) => p * l.length, 1));
+      let counted = 0;
+      for (let i = 0; i < numRows; i++) {
+        const c = cells[i] as number;
+        if (c < 0) continue;
+        counts[c] = (counts[c] as number) + (weights === null ? 1 : (weights[i] as number));
+        counted++;
+      }
+      return { kind: 'counts', counts, counted };
+    }
+    const column = columns.numeric(term.variable);
+    const valid = state.byTerm ? andMasks(numRows, [column.valid, weightValid]) : completeMask();
+    if (term.kind === 'byGroup') {
+      const sizes = term.levels.map((l) => l.length);
+      const cells = cellIndex(term.groups.map(factor), sizes, numRows, null);
+      const moments = emptyMoments(sizes.reduce((p, s) => p * s, 1));
+      accumulateMoments(moments, { values: column.values, valid, weights, weightValid, cells, numRows });
+      return { kind: 'moments', moments, sketch: null };
+    }
+    const moments = emptyMoments(1);
+    const sketchInputs = { values: column.values, valid, weights, numRows, path: [] };
+    if (valid === null && weights === null) {
+      // The hot path: moments and quantile bins in one read of the column.
+      let sketch: Sketch | null = null;
+      if (term.sketch !== null && numRows > SUMMARY_SKETCH_CAP) {
+        sketch = emptySketch(term.sketch, SUMMARY_SKETCH_CAP, false);
+        allocateBins(sketch);
+      }
+      summarizeDense(column.values, numRows, moments, sketch);
+      const usable = moments.validObs[0] as number;
+      if (moments.missingObs[0] === 0) columns.markAllUsable(term.variable);
+      // Few usable values (a mostly-NaN chunk): keep the values instead, as sketchChunk would.
+      if (term.sketch !== null && (sketch === null || usable <= SUMMARY_SKETCH_CAP)) {
+        sketch = sketchChunk(term.sketch, SUMMARY_SKETCH_CAP, sketchInputs, usable);
+      }
+      return { kind: 'moments', moments, sketch };
+    }
+    accumulateMoments(moments, { values: column.values, valid, weights, weightValid, cells: null, numRows });
+    const sketch =
+      term.sketch === null
+        ? null
+        : sketchChunk(
+            term.sketch,
+            SUMMARY_SKETCH_CAP,
+            sketchInputs,
+            weights === null ? (moments.validObs[0] as number) : undefined,
+          );
+    return { kind: 'moments', moments, sketch };
+  });
+
+  return { rows: numRows, completeRows: countSet(completeMask(), numRows), terms };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// merge
+
+function merge(a: SummaryPartial, b: SummaryPartial): SummaryPartial {
+  return {
+    rows: a.rows + b.rows,
+    completeRows: a.completeRows + b.completeRows,
+    terms: a.terms.map((ta, i): TermPartial => {
+      const tb = b.terms[i];
+      if (ta.kind === 'counts' && tb?.kind === 'counts') {
+        const counts = ta.counts.slice();
+        for (let c = 0; c < counts.length; c++) counts[c] = (counts[c] as number) + (tb.counts[c] as number);
+        return { kind: 'counts', counts, counted: ta.counted + tb.counted };
+      }
+      if (ta.kind === 'moments' && tb?.kind === 'moments') {
+        const sketch = ta.sketch !== null && tb.sketch !== null ? mergeSketches(ta.sketch, tb.sketch) : null;
+        return { kind: 'moments', moments: mergeMoments(ta.moments, tb.moments), sketch };
+      }
+      throw new Error('summary merge: partials of different plans');
+    }),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// finalize
+
+type StatRecord = Record<string, number | null>;
+
+/** The requested statistics of one moments cell; non-finite values become null with a warning. */
+function statsOf(
+  m: Moments,
+  c: number,
+  state: SummaryState,
+  what: string,
+  warnings: Warnings,
+  reportEmpty = true,
+): StatRecord {
+  const weight = m.weight[c] as number;
+  const validObs = m.validObs[c] as number;
+  const out: StatRecord = {};
+  const wanted = new Set(state.stats);
+  const empty = weight === 0;
+  const put = (field: string, stat: SummaryStatName, value: number, reason: () => string): void => {
+    if (!wanted.has(stat)) return;
+    const v = finiteOrNull(value);
+    if (v === null && (reportEmpty || !empty)) warnings.add(reason());
+    out[field] = v;
+  };
+  const noData = () =>
+    validObs === 0
+      ? `${what} has no valid observations`
+      : `${what} has no observations with a positive weight`;
+  const infinite = (stat: string) => () =>
+    `${stat} of ${what} is not finite (the data hold infinite or huge values)`;
+  put('mean', 'Mean', empty ? Number.NaN : (m.mean[c] as number), empty ? noData : infinite('mean'));
+  const variance = weight > 1 ? Math.max(0, m.m2[c] as number) / (weight - 1) : Number.NaN;
+  put(
+    'stdDev',
+    'StdDev',
+    Math.sqrt(variance),
+    empty
+      ? noData
+      : weight <= 1
+        ? () =>
+            `stdDev of ${what} is undefined with ${state.weights === null ? 'fewer than 2 observations' : 'a sum of weights of 1 or less'}`
+        : infinite('stdDev'),
+  );
+  put('min', 'Min', empty ? Number.NaN : (m.min[c] as number), empty ? noData : infinite('min'));
+  put('max', 'Max', empty ? Number.NaN : (m.max[c] as number), empty ? noData : infinite('max'));
+  put('sum', 'Sum', m.sum[c] as number, infinite('sum'));
+  if (wanted.has('ValidObs')) out.validObs = validObs;
+  if (wanted.has('MissingObs')) out.missingObs = m.missingObs[c] as number;
+  if (wanted.has('SumOfWeights')) out.sumOfWeights = weight;
+  if (wanted.has('MissingWeights')) out.missingWeights = m.missingWeight[c] as number;
+  return out;
+}
+
+/** Median and quartiles from a sketch; a warning states the bound when one is not exact. */
+function quartilesOf(
+  sketch: Sketch,
+  name: string,
+  warnings: Warnings,
+): { median: number | null; q1: number | null; q3: number | null } {
+  const reader = rankReader(sketch, SUMMARY_NUMERIC_BREAKS);
+  if (reader.total <= 0) {
+    warnings.add(`median and quartiles of '${name}' are undefined without observations`);
+    return { median: null, q1: null, q3: null };
+  }
+  let worst = 0;
+  const at = (p: number): number | null => {
+    const plan = type7(reader.total, p);
+    const lo = reader.at(plan.lo);
+    const hi = plan.hi === plan.lo ? lo : reader.at(plan.hi);
+    const errLo = lo.exact ? 0 : Math.max(lo.value - lo.lower, lo.upper - lo.value);
+    const errHi = hi.exact ? 0 : Math.max(hi.value - hi.lower, hi.upper - hi.value);
+    worst = Math.max(worst, (1 - plan.g) * errLo + plan.g * errHi);
+    return finiteOrNull(interpolate7(lo.value, hi.value, plan.g));
+  };
+  const result = { q1: at(0.25), median: at(0.5), q3: at(0.75) };
+  if (worst > 0) {
+    warnings.add(
+      `median and quartiles of '${name}' are approximate (one pass, binned): within ${worst.toPrecision(3)} of the exact values; run a quantile job for exact ones`,
+    );
+  }
+  if (result.q1 === null || result.median === null || result.q3 === null) {
+    warnings.add(`median or quartiles of '${name}' are not finite (the data hold infinite values)`);
+  }
+  return result;
+}
+
+function cellLevels(
+  names: readonly string[],
+  levels: readonly string[][],
+  cell: number,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  let rest = cell;
+  names.forEach((name, f) => {
+    const size = (levels[f] as string[]).length;
+    out[name] = (levels[f] as string[])[rest % size] as string;
+    rest = Math.floor(rest / size);
+  });
+  return out;
+}
+
+function finalize(partial: SummaryPartial, state: SummaryState): { done: true; result: SummaryResult } {
+  const warnings = new Warnings();
+  const result: SummaryResult = {
+    nValidObs: partial.completeRows,
+    nMissingObs: partial.rows - partial.completeRows,
+    stats: [],
+    categorical: [],
+    byGroup: [],
+    warnings: [],
+  };
+  state.terms.forEach((term, i) => {
+    const tp = partial.terms[i];
+    if (term.kind === 'factor' && tp?.kind === 'counts') {
+      result.categorical.push({
+        name: term.label,
+        groups: term.factors,
+        counts: Array.from(tp.counts, (count, cell) => {
+          const levels = cellLevels(term.factors, term.levels, cell);
+          const level =
+            term.factors.length === 1
+              ? (levels[term.factors[0] as string] as string)
+              : term.factors.map((f) => `${f}=${levels[f]}`).join(', ');
+          return { level, levels, count };
+        }),
+        validObs: tp.counted,
+        missingObs: partial.rows - tp.counted,
+      });
+    } else if (term.kind === 'numeric' && tp?.kind === 'moments') {
+      const entry: SummaryResult['stats'][number] = {
+        name: term.variable,
+        ...statsOf(tp.moments, 0, state, `'${term.variable}'`, warnings),
+      };
+      if (tp.sketch !== null) Object.assign(entry, quartilesOf(tp.sketch, term.variable, warnings));
+      result.stats.push(entry);
+    } else if (term.kind === 'byGroup' && tp?.kind === 'moments') {
+      const m = tp.moments;
+      let valid = 0;
+      let empty = 0;
+      const cellWarnings = new Warnings();
+      const cells = Array.from(m.validObs, (obs, cell) => {
+        valid += obs;
+        if ((m.weight[cell] as number) === 0) empty++;
+        return {
+          levels: cellLevels(term.groups, term.levels, cell),
+          // Empty cells are reported once for the whole term below.
+          ...statsOf(
+            m,
+            cell,
+            state,
+            `'${term.variable}' in a cell of ${term.groups.join(':')}`,
+            cellWarnings,
+            false,
+          ),
+        };
+      });
+      for (const w of cellWarnings.list()) warnings.add(w);
+      if (empty > 0) {
+        warnings.add(
+          `${empty} of ${cells.length} cells of '${term.label}' have no observations; their statistics are null`,
+        );
+      }
+      result.byGroup.push({
+        name: term.variable,
+        groups: term.groups,
+        cells,
+        validObs: valid,
+        missingObs: partial.rows - valid,
+      });
+    }
+  });
+  result.warnings = warnings.list();
+  return { done: true, result };
+}
+
+export const summary: Analysis<SummaryParams, SummaryState, SummaryPartial, SummaryResult> = {
+  name: 'summary',
+  paramsSchema: SummaryParamsSchema,
+  init,
+  columnsUsed,
+  map,
+  merge,
+  finalize,
+};
