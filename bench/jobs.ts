@@ -19,7 +19,9 @@ export async function benchJobs(): Promise<void> {
   try {
     const store = new DatasetStore(server.config.dataDir);
     const kept: Float64Array[] = [];
-    const big = await writeNumericDataset(store, { rows, columns, rowsPerChunk: 200_000 }, (c) => kept.push(...c));
+    const big = await writeNumericDataset(store, { rows, columns, rowsPerChunk: 200_000 }, (c) =>
+      kept.push(...c),
+    );
     const names = big.variables.map((v) => v.name);
     console.log(`\n# job engine: ${fmt(rows)} rows x ${columns} columns in ${big.numChunks} chunks`);
 
@@ -36,7 +38,11 @@ export async function benchJobs(): Promise<void> {
     if (!Number.isFinite(sink)) console.log('(sink)');
 
     const summary = { type: 'summary', dataset: big.id, params: { formula: `~ ${names.join(' + ')}` } };
-    const covCor = { type: 'covCor', dataset: big.id, params: { formula: `~ ${names.join(' + ')}`, type: 'Cov' } };
+    const covCor = {
+      type: 'covCor',
+      dataset: big.id,
+      params: { formula: `~ ${names.join(' + ')}`, type: 'Cov' },
+    };
     const endToEnd = async (label: string, body: typeof summary) => {
       await runJob(server.url, body); // warm the page cache and the workers
       const seconds = median(await timeRuns(runs, () => runJob(server.url, body)));
@@ -53,13 +59,20 @@ export async function benchJobs(): Promise<void> {
     const tinyBody = { type: 'summary', dataset: tiny.id, params: { formula: '~ x1' } };
     await runJob(server.url, tinyBody);
     const tinySeconds = median(await timeRuns(runs, () => runJob(server.url, tinyBody)));
-    report('queue overhead per chunk task (500 tiny tasks, 1 worker)', `${((tinySeconds / tiny.numChunks) * 1000).toFixed(2)} ms`);
+    report(
+      'queue overhead per chunk task (500 tiny tasks, 1 worker)',
+      `${((tinySeconds / tiny.numChunks) * 1000).toFixed(2)} ms`,
+    );
 
     const one = await writeNumericDataset(store, { rows: 100, columns: 1, rowsPerChunk: 100, seed: 3 });
     const latencies: number[] = [];
     for (let i = 0; i < 200; i++) {
       const start = process.hrtime.bigint();
-      const job = await submitJob(server.url, { type: 'summary', dataset: one.id, params: { formula: '~ x1' } });
+      const job = await submitJob(server.url, {
+        type: 'summary',
+        dataset: one.id,
+        params: { formula: '~ x1' },
+      });
       await waitForJob(server.url, job.id);
       latencies.push(Number(process.hrtime.bigint() - start) / 1e6);
     }

@@ -5,9 +5,9 @@ import type { AnyAnalysis } from './analysis.ts';
 
 /** Every analysis the engine runs, by its job `type` (RevoScaleR's name without `rx`). */
 export const analyses: Record<string, AnyAnalysis> = {
-  summary: summary as AnyAnalysis,
-  quantile: quantile as AnyAnalysis,
-  covCor: covCor as AnyAnalysis,
+  summary,
+  quantile,
+  covCor,
 };
 
 /** The analysis for a job type; undefined for an unknown type (own keys only, so 'toString' is unknown). */

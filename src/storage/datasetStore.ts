@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { type Table, tableFromIPC } from 'apache-arrow';
-import { chunkPath } from './chunkFiles.ts';
+import type { Table } from 'apache-arrow';
+import { readChunkFile } from './chunkFiles.ts';
 import type { DatasetMeta } from './datasetMeta.ts';
 import { isId } from './ids.ts';
 
@@ -93,9 +93,9 @@ export class DatasetStore {
 
   /** Reads chunk `index`; with `columns`, only those (Arrow IPC keeps columns apart, so this is cheap). */
   async readChunk(id: string, index: number, columns?: readonly string[]): Promise<Table> {
-    let bytes: Buffer;
+    let table: Table;
     try {
-      bytes = await readFile(chunkPath(this.dir(id), index));
+      table = await readChunkFile(this.dir(id), index);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
         this.metaCache.delete(id);
@@ -103,7 +103,6 @@ export class DatasetStore {
       }
       throw error;
     }
-    const table = tableFromIPC(bytes);
     return columns ? table.select(columns as string[]) : table;
   }
 }

@@ -3,19 +3,9 @@
  * dataset as a CSV or Arrow IPC stream. Everything works one chunk at a time, so memory stays bounded by
  * the chunk size whatever the dataset's size.
  */
-import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import {
-  type Data,
-  Field,
-  Message,
-  MessageHeader,
-  Schema,
-  Table,
-  tableFromIPC,
-  tableToIPC,
-} from 'apache-arrow';
-import { chunkPath } from './chunkFiles.ts';
+import { type Data, Field, Message, MessageHeader, Schema, Table, tableToIPC } from 'apache-arrow';
+import { readChunkFile } from './chunkFiles.ts';
 import type { DatasetMeta, VarInfo } from './datasetMeta.ts';
 import { arrowTypeFor } from './import/arrowChunk.ts';
 
@@ -25,10 +15,6 @@ export type JsonRow = Record<string, JsonValue>;
 const MS_PER_DAY = 86_400_000;
 /** Rows turned into one piece of CSV text: a few MB at most, whatever the chunk size. */
 const CSV_ROWS_PER_PIECE = 8192;
-
-export async function readChunkTable(datasetDir: string, index: number): Promise<Table> {
-  return tableFromIPC(await readFile(chunkPath(datasetDir, index)));
-}
 
 /**
  * Rows [offset, offset + limit) as plain objects: numbers, strings, booleans, null for missing (and for
@@ -42,13 +28,14 @@ export async function rowsAsJson(
   limit: number,
 ): Promise<JsonRow[]> {
   const rows: JsonRow[] = [];
-  const end = Math.min(meta.numRows, offset + limit);
+  offset = Math.max(0, offset);
+  const end = Math.min(meta.numRows, offset + Math.max(0, limit));
   let chunkStart = 0;
   for (let index = 0; index < meta.numChunks && chunkStart < end; index++) {
     const chunkRows = meta.chunkRows[index]!;
     const chunkEnd = chunkStart + chunkRows;
     if (chunkEnd > offset) {
-      const table = await readChunkTable(datasetDir, index);
+      const table = await readChunkFile(datasetDir, index);
       const readers = meta.variables.map((variable) => jsonReader(columnData(table, variable), variable));
       const from = Math.max(offset, chunkStart) - chunkStart;
       const to = Math.min(end, chunkEnd) - chunkStart;
@@ -78,7 +65,7 @@ export function exportCsv(datasetDir: string, meta: DatasetMeta): Readable {
 async function* csvPieces(datasetDir: string, meta: DatasetMeta): AsyncGenerator<Buffer> {
   yield Buffer.from(`${meta.variables.map((variable) => csvText(variable.name)).join(',')}\n`, 'utf8');
   for (let index = 0; index < meta.numChunks; index++) {
-    const table = await readChunkTable(datasetDir, index);
+    const table = await readChunkFile(datasetDir, index);
     const writers = meta.variables.map((variable) => csvWriter(columnData(table, variable), variable));
     const rows = table.numRows;
     for (let from = 0; from < rows; from += CSV_ROWS_PER_PIECE) {
@@ -114,7 +101,7 @@ async function* arrowPieces(datasetDir: string, meta: DatasetMeta): AsyncGenerat
     return;
   }
   for (let index = 0; index < meta.numChunks; index++) {
-    const table = await readChunkTable(datasetDir, index);
+    const table = await readChunkFile(datasetDir, index);
     const bytes = tableToIPC(table, 'stream');
     for (const message of ipcMessages(bytes)) {
       if (message.type === MessageHeader.RecordBatch || index === 0) {

@@ -4,6 +4,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { tableFromArrays, tableFromIPC, tableToIPC } from 'apache-arrow';
+import { parquetWriteBuffer } from 'hyparquet-writer';
 import request from 'supertest';
 import { uploadCsv } from '../helpers/api.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
@@ -104,7 +105,13 @@ describe('datasets over HTTP', () => {
   it('accepts multipart uploads with colInfo before the file', async () => {
     const res = await request(server.url)
       .post('/v1/datasets?name=multi')
-      .field('colInfo', JSON.stringify({ carrier: { type: 'factor', levels: ['WN', 'UA', 'DL', 'AA'] }, delay: { newName: 'arrDelay' } }))
+      .field(
+        'colInfo',
+        JSON.stringify({
+          carrier: { type: 'factor', levels: ['WN', 'UA', 'DL', 'AA'] },
+          delay: { newName: 'arrDelay' },
+        }),
+      )
       .attach('file', Buffer.from(FLIGHTS), { filename: 'flights.csv', contentType: 'text/csv' })
       .expect(201);
     const carrier = res.body.variables.find((v: { name: string }) => v.name === 'carrier');
@@ -149,6 +156,32 @@ describe('datasets over HTTP', () => {
     assert.deepEqual(Int32Array.from(back.getChild('n')!.toArray() as Int32Array), n);
   });
 
+  it('imports Parquet (raw body) and serves its rows', async () => {
+    const parquet = parquetWriteBuffer({
+      columnData: [
+        { name: 'id', data: Int32Array.from([1, 2, 3, 4, 5]), type: 'INT32' },
+        { name: 'score', data: [0.5, null, 2.25, -1, 1e300], type: 'DOUBLE' },
+        { name: 'label', data: ['x', 'y', null, 'x', 'y'], type: 'STRING' },
+      ],
+      rowGroupSize: 2,
+    });
+    const res = await request(server.url)
+      .post('/v1/datasets?name=pq&rowsPerChunk=2')
+      .set('content-type', 'application/vnd.apache.parquet')
+      .send(Buffer.from(parquet))
+      .expect(201);
+    assert.equal(res.body.numRows, 5);
+    assert.deepEqual(res.body.chunkRows, [2, 2, 1]);
+    const rows = await request(server.url).get(`/v1/datasets/${res.body.id}/rows`).expect(200);
+    assert.deepEqual(rows.body.rows, [
+      { id: 1, score: 0.5, label: 'x' },
+      { id: 2, score: null, label: 'y' },
+      { id: 3, score: 2.25, label: null },
+      { id: 4, score: -1, label: 'x' },
+      { id: 5, score: 1e300, label: 'y' },
+    ]);
+  });
+
   it('lists datasets with paging and deletes them', async () => {
     const info = await uploadCsv(server.url, 'x\n1\n');
     const page = await request(server.url).get('/v1/datasets?limit=2').expect(200);
@@ -164,7 +197,8 @@ describe('datasets over HTTP', () => {
 
   describe('bad input: a clear 4xx and nothing kept', () => {
     let before: number;
-    const count = async () => (await request(server.url).get('/v1/datasets').expect(200)).body.total as number;
+    const count = async () =>
+      (await request(server.url).get('/v1/datasets').expect(200)).body.total as number;
     const post = (query: string, type: string, body: string | Buffer) =>
       request(server.url).post(`/v1/datasets?name=bad${query}`).set('content-type', type).send(body);
 
@@ -174,7 +208,12 @@ describe('datasets over HTTP', () => {
 
     const cases: [string, () => request.Test, number, string][] = [
       ['empty body', () => post('', 'text/csv', ''), 400, 'EMPTY_BODY'],
-      ['binary garbage as CSV', () => post('', 'text/csv', Buffer.from([0, 159, 146, 150, 0, 1, 2, 255, 254, 10, 0])), 400, 'INVALID_CSV'],
+      [
+        'binary garbage as CSV',
+        () => post('', 'text/csv', Buffer.from([0, 159, 146, 150, 0, 1, 2, 255, 254, 10, 0])),
+        400,
+        'INVALID_CSV',
+      ],
       ['ragged rows', () => post('', 'text/csv', 'a,b\n1,2\n3\n4,5\n'), 400, 'RAGGED_ROW'],
       ['unknown format', () => post('', 'image/png', 'x'), 415, 'UNSUPPORTED_FORMAT'],
       ['duplicate column names', () => post('', 'text/csv', 'a,b,a\n1,2,3\n'), 400, 'DUPLICATE_COLUMN'],
@@ -184,8 +223,18 @@ describe('datasets over HTTP', () => {
         400,
         'UNKNOWN_COLINFO_COLUMN',
       ],
-      ['colInfo that is not JSON', () => post('&colInfo=%7Bnope', 'text/csv', 'a\n1\n'), 400, 'INVALID_COLINFO'],
-      ['missing name', () => request(server.url).post('/v1/datasets').set('content-type', 'text/csv').send('a\n1\n'), 400, 'VALIDATION_FAILED'],
+      [
+        'colInfo that is not JSON',
+        () => post('&colInfo=%7Bnope', 'text/csv', 'a\n1\n'),
+        400,
+        'INVALID_COLINFO',
+      ],
+      [
+        'missing name',
+        () => request(server.url).post('/v1/datasets').set('content-type', 'text/csv').send('a\n1\n'),
+        400,
+        'VALIDATION_FAILED',
+      ],
     ];
     for (const [name, send, status, code] of cases) {
       it(`${name}: ${status} ${code}`, async () => {

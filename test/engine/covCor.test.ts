@@ -9,7 +9,6 @@ import {
   type CovCorState,
   covCor,
 } from '../../src/engine/analyses/covCor.ts';
-import type { AnyAnalysis } from '../../src/engine/analysis.ts';
 import { EngineError } from '../../src/engine/errors.ts';
 import { runInProcess } from '../../src/engine/runInProcess.ts';
 import {
@@ -24,12 +23,7 @@ import {
 } from './helpers.ts';
 
 async function run(params: CovCorParams, dataset: TestDataset): Promise<CovCorResult> {
-  const result = (await runInProcess(
-    covCor as AnyAnalysis,
-    params,
-    dataset.meta,
-    dataset.chunks,
-  )) as CovCorResult;
+  const result = (await runInProcess(covCor, params, dataset.meta, dataset.chunks)) as CovCorResult;
   assert.ok(Value.Check(CovCorResultSchema, result), 'result fits the schema');
   return result;
 }

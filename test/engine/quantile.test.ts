@@ -9,7 +9,6 @@ import {
   type QuantileState,
   quantile,
 } from '../../src/engine/analyses/quantile.ts';
-import type { AnyAnalysis } from '../../src/engine/analysis.ts';
 import { EngineError } from '../../src/engine/errors.ts';
 import { runInProcessDetailed } from '../../src/engine/runInProcess.ts';
 import {
@@ -26,12 +25,7 @@ async function run(
   params: QuantileParams,
   dataset: TestDataset,
 ): Promise<QuantileResult & { rounds: number }> {
-  const { result, rounds } = await runInProcessDetailed(
-    quantile as AnyAnalysis,
-    params,
-    dataset.meta,
-    dataset.chunks,
-  );
+  const { result, rounds } = await runInProcessDetailed(quantile, params, dataset.meta, dataset.chunks);
   assert.ok(Value.Check(QuantileResultSchema, result), 'result fits the schema');
   const typed = result as QuantileResult;
   assert.equal(typed.passes, rounds);

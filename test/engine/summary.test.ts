@@ -9,7 +9,6 @@ import {
   type SummaryState,
   summary,
 } from '../../src/engine/analyses/summary.ts';
-import type { AnyAnalysis } from '../../src/engine/analysis.ts';
 import { decodePartial, encodePartial } from '../../src/engine/codec.ts';
 import { EngineError } from '../../src/engine/errors.ts';
 import { runInProcess } from '../../src/engine/runInProcess.ts';
@@ -28,12 +27,7 @@ import {
 } from './helpers.ts';
 
 async function run(params: SummaryParams, dataset: TestDataset): Promise<SummaryResult> {
-  const result = (await runInProcess(
-    summary as AnyAnalysis,
-    params,
-    dataset.meta,
-    dataset.chunks,
-  )) as SummaryResult;
+  const result = (await runInProcess(summary, params, dataset.meta, dataset.chunks)) as SummaryResult;
   assert.ok(
     Value.Check(SummaryResultSchema, result),
     `result fits the schema: ${JSON.stringify([...Value.Errors(SummaryResultSchema, result)].slice(0, 2))}`,
@@ -459,15 +453,12 @@ describe('summary', () => {
       2,
     );
     const code = async (params: unknown, expected: string, status?: number) => {
-      await assert.rejects(
-        runInProcess(summary as AnyAnalysis, params, ds.meta, ds.chunks),
-        (error: unknown) => {
-          assert.ok(error instanceof EngineError, String(error));
-          assert.equal(error.code, expected, error.message);
-          if (status !== undefined) assert.equal(error.status, status);
-          return true;
-        },
-      );
+      await assert.rejects(runInProcess(summary, params, ds.meta, ds.chunks), (error: unknown) => {
+        assert.ok(error instanceof EngineError, String(error));
+        assert.equal(error.code, expected, error.message);
+        if (status !== undefined) assert.equal(error.status, status);
+        return true;
+      });
     };
     await code({ formula: '~ x', pweights: 'w', fweights: 'w' }, 'INVALID_PARAMS', 400);
     await code({ formula: '~ x', formla: 'typo' }, 'INVALID_PARAMS', 400);

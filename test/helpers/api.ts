@@ -38,10 +38,14 @@ export async function uploadCsv(
   query: Record<string, string | number> = {},
   auth: Auth = {},
 ): Promise<{ id: string; numChunks: number; numRows: number }> {
-  const params = new URLSearchParams({ name: 'test', ...Object.fromEntries(Object.entries(query).map(([k, v]) => [k, String(v)])) });
-  const res = await withAuth(request(url).post(`/v1/datasets?${params}`).set('content-type', 'text/csv'), auth).send(
-    csv,
-  );
+  const params = new URLSearchParams({
+    name: 'test',
+    ...Object.fromEntries(Object.entries(query).map(([k, v]) => [k, String(v)])),
+  });
+  const res = await withAuth(
+    request(url).post(`/v1/datasets?${params}`).set('content-type', 'text/csv'),
+    auth,
+  ).send(csv);
   assert.equal(res.status, 201, JSON.stringify(res.body));
   return res.body;
 }
@@ -49,7 +53,13 @@ export async function uploadCsv(
 export interface JobView {
   id: string;
   status: string;
-  progress: { fraction: number; chunksDone: number; chunksTotal: number; round: number; rowsProcessed: number };
+  progress: {
+    fraction: number;
+    chunksDone: number;
+    chunksTotal: number;
+    round: number;
+    rowsProcessed: number;
+  };
   error: { code: string; message: string } | null;
 }
 
@@ -91,6 +101,7 @@ export async function runJob<T>(
 /** NIST's log relative error: digits of agreement with the certified value. */
 export function lre(estimate: number, certified: number): number {
   if (estimate === certified) return 15;
-  const relative = certified === 0 ? Math.abs(estimate) : Math.abs(estimate - certified) / Math.abs(certified);
+  const relative =
+    certified === 0 ? Math.abs(estimate) : Math.abs(estimate - certified) / Math.abs(certified);
   return Math.min(15, -Math.log10(relative));
 }

@@ -41,17 +41,28 @@ describe('analyses through the job engine', () => {
       const csv = await referenceText(`nist_strd/univariate/${name}.csv`);
       datasets.set(name, (await uploadCsv(server.url, csv, { rowsPerChunk: 7 })).id);
     }
-    datasets.set('iris', (await uploadCsv(server.url, await referenceText('r_reference/data/iris.csv'), { rowsPerChunk: 7 })).id);
+    datasets.set(
+      'iris',
+      (await uploadCsv(server.url, await referenceText('r_reference/data/iris.csv'), { rowsPerChunk: 7 })).id,
+    );
     datasets.set(
       'longley',
-      (await uploadCsv(server.url, await referenceText('r_reference/data/longley_R.csv'), { rowsPerChunk: 3 })).id,
+      (
+        await uploadCsv(server.url, await referenceText('r_reference/data/longley_R.csv'), {
+          rowsPerChunk: 3,
+        })
+      ).id,
     );
   });
   after(() => server.close());
 
   const jobs: Record<string, () => { type: string; dataset: string; params: Record<string, unknown> }> = {};
   for (const name of NIST_CASES) {
-    jobs[`summary ${name}`] = () => ({ type: 'summary', dataset: datasets.get(name)!, params: { formula: '~ y' } });
+    jobs[`summary ${name}`] = () => ({
+      type: 'summary',
+      dataset: datasets.get(name)!,
+      params: { formula: '~ y' },
+    });
   }
   jobs['summary iris by species'] = () => ({
     type: 'summary',
@@ -78,7 +89,10 @@ describe('analyses through the job engine', () => {
       const result = await runJob<SummaryResult>(server.url, jobs[`summary ${name}`]!());
       firstResults.set(`summary ${name}`, JSON.stringify(result));
       const y = result.stats.find((s) => s.name === 'y')!;
-      assert.ok(lre(y.mean, ref.certified.mean) >= 13, `${name} mean ${y.mean} LRE ${lre(y.mean, ref.certified.mean)}`);
+      assert.ok(
+        lre(y.mean, ref.certified.mean) >= 13,
+        `${name} mean ${y.mean} LRE ${lre(y.mean, ref.certified.mean)}`,
+      );
       assert.ok(
         lre(y.stdDev, ref.certified.std_dev_sample) >= 9,
         `${name} sd ${y.stdDev} LRE ${lre(y.stdDev, ref.certified.std_dev_sample)}`,
@@ -88,7 +102,10 @@ describe('analyses through the job engine', () => {
 
   it('iris: means by species and counts as R prints them', async () => {
     const ref = await referenceJson<{
-      expected: { mean_by_species: Record<string, Record<string, number>>; counts_by_species: Record<string, number> };
+      expected: {
+        mean_by_species: Record<string, Record<string, number>>;
+        counts_by_species: Record<string, number>;
+      };
     }>('r_reference/cases/summary_iris.json');
     const result = await runJob<SummaryResult>(server.url, jobs['summary iris by species']!());
     firstResults.set('summary iris by species', JSON.stringify(result));
@@ -99,7 +116,10 @@ describe('analyses through the job engine', () => {
         const species = cell.levels['Species']!;
         const expected = ref.expected.mean_by_species[species]![variable]!;
         // R prints 3 decimals: within one unit of the last printed digit.
-        assert.ok(Math.abs(cell.mean - expected) <= 0.001, `${variable} ${species}: ${cell.mean} vs ${expected}`);
+        assert.ok(
+          Math.abs(cell.mean - expected) <= 0.001,
+          `${variable} ${species}: ${cell.mean} vs ${expected}`,
+        );
         assert.equal(cell.validObs, ref.expected.counts_by_species[species]);
       }
     }
@@ -110,11 +130,17 @@ describe('analyses through the job engine', () => {
       expected: { overall_summary_R_type7_quantiles: Record<string, Record<string, number>> };
     }>('r_reference/cases/summary_iris.json');
     const q = ref.expected.overall_summary_R_type7_quantiles['Petal.Length']!;
-    const result = await runJob<{ quantiles: { prob: number; value: number }[] }>(server.url, jobs['quantile iris']!());
+    const result = await runJob<{ quantiles: { prob: number; value: number }[] }>(
+      server.url,
+      jobs['quantile iris']!(),
+    );
     firstResults.set('quantile iris', JSON.stringify(result));
     const expected = [q['min'], q['q1'], q['median'], q['q3'], q['max']] as number[];
     result.quantiles.forEach((entry, i) => {
-      assert.ok(Math.abs(entry.value - expected[i]!) <= 1e-9, `p=${entry.prob}: ${entry.value} vs ${expected[i]}`);
+      assert.ok(
+        Math.abs(entry.value - expected[i]!) <= 1e-9,
+        `p=${entry.prob}: ${entry.value} vs ${expected[i]}`,
+      );
     });
   });
 
@@ -122,12 +148,18 @@ describe('analyses through the job engine', () => {
     const ref = await referenceJson<{ expected: { columns: string[]; matrix: number[][] } }>(
       'r_reference/cases/cor_longley_R_pearson_matrix.json',
     );
-    const result = await runJob<{ variables: string[]; matrix: number[][] }>(server.url, jobs['covCor longley']!());
+    const result = await runJob<{ variables: string[]; matrix: number[][] }>(
+      server.url,
+      jobs['covCor longley']!(),
+    );
     firstResults.set('covCor longley', JSON.stringify(result));
     assert.deepEqual(result.variables, ref.expected.columns);
     ref.expected.matrix.forEach((row, i) => {
       row.forEach((value, j) => {
-        assert.ok(Math.abs(result.matrix[i]![j]! - value) <= 1e-7, `[${i}][${j}] ${result.matrix[i]![j]} vs ${value}`);
+        assert.ok(
+          Math.abs(result.matrix[i]![j]! - value) <= 1e-7,
+          `[${i}][${j}] ${result.matrix[i]![j]} vs ${value}`,
+        );
       });
     });
   });

@@ -14,7 +14,10 @@ function sequenceCsv(n: number): string {
 
 async function queueCounts(server: TestServer): Promise<{ waiting: number; active: number }> {
   const prefix = `${server.config.queuePrefix}:bull:chunks`;
-  const [waiting, active] = await Promise.all([server.redis.llen(`${prefix}:wait`), server.redis.llen(`${prefix}:active`)]);
+  const [waiting, active] = await Promise.all([
+    server.redis.llen(`${prefix}:wait`),
+    server.redis.llen(`${prefix}:active`),
+  ]);
   return { waiting, active };
 }
 
@@ -33,7 +36,12 @@ describe('job requests are validated before anything is queued', () => {
     ['unknown variable', { type: 'summary', params: { formula: '~ dealy' } }, 400, 'UNKNOWN_VARIABLE'],
     ['malformed formula', { type: 'summary', params: { formula: '~ delay +' } }, 400, 'INVALID_FORMULA'],
     ['params of the wrong type', { type: 'summary', params: { formula: 42 } }, 400, 'INVALID_PARAMS'],
-    ['bad blocksPerRead', { type: 'summary', params: { formula: '~ delay', blocksPerRead: 0 } }, 400, 'INVALID_PARAMS'],
+    [
+      'bad blocksPerRead',
+      { type: 'summary', params: { formula: '~ delay', blocksPerRead: 0 } },
+      400,
+      'INVALID_PARAMS',
+    ],
   ];
   for (const [name, body, status, code] of cases) {
     it(`${name}: ${status} ${code}`, async () => {
@@ -95,7 +103,10 @@ describe('job lifecycle with real workers', () => {
     const mid = await request(server.url).get(`/v1/jobs/${job.id}`).expect(200);
     assert.equal(mid.body.status, 'running');
     assert.equal(mid.body.progress.chunksTotal, 40);
-    assert.ok(mid.body.progress.chunksDone > 0 && mid.body.progress.chunksDone < 40, JSON.stringify(mid.body.progress));
+    assert.ok(
+      mid.body.progress.chunksDone > 0 && mid.body.progress.chunksDone < 40,
+      JSON.stringify(mid.body.progress),
+    );
     assert.ok(mid.body.progress.fraction > 0 && mid.body.progress.fraction < 1);
     assert.ok(mid.body.progress.etaMs > 0);
     const early = await request(server.url).get(`/v1/jobs/${job.id}/result`).expect(409);
@@ -178,7 +189,9 @@ describe('job lifecycle with real workers', () => {
     const job = await submitJob(server.url, { type: 'quantile', dataset: small, params: { variable: 'x' } });
     await waitForJob(server.url, job.id);
     const ids = async (query: string) =>
-      (await request(server.url).get(`/v1/jobs?${query}`).expect(200)).body.items.map((j: { id: string }) => j.id);
+      (await request(server.url).get(`/v1/jobs?${query}`).expect(200)).body.items.map(
+        (j: { id: string }) => j.id,
+      );
     assert.ok((await ids('status=completed&type=quantile')).includes(job.id));
     assert.ok(!(await ids('status=failed')).includes(job.id));
     assert.ok(!(await ids('type=summary')).includes(job.id));
@@ -244,7 +257,8 @@ describe('tenants', () => {
     );
     assert.equal(result.stats[0]!.mean, 15.5);
     const asBob = (path: string) => request(server.url).get(path).set('authorization', `Bearer ${bob.key}`);
-    const asAlice = (path: string) => request(server.url).get(path).set('authorization', `Bearer ${alice.key}`);
+    const asAlice = (path: string) =>
+      request(server.url).get(path).set('authorization', `Bearer ${alice.key}`);
     await asBob(`/v1/datasets/${dataset}`).expect(404);
     assert.equal((await asBob('/v1/datasets').expect(200)).body.total, 0);
     assert.equal((await asAlice('/v1/datasets').expect(200)).body.total, 1);

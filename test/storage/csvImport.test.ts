@@ -6,8 +6,9 @@ import { Readable } from 'node:stream';
 import { buffer as streamBuffer, text as streamText } from 'node:stream/consumers';
 import { after, before, describe, it } from 'node:test';
 import { type Data, RecordBatchReader } from 'apache-arrow';
+import { readChunkFile } from '../../src/storage/chunkFiles.ts';
 import type { DatasetMeta } from '../../src/storage/datasetMeta.ts';
-import { exportArrow, exportCsv, readChunkTable, rowsAsJson } from '../../src/storage/export.ts';
+import { exportArrow, exportCsv, rowsAsJson } from '../../src/storage/export.ts';
 import { importDataset } from '../../src/storage/import/index.ts';
 import { type ColInfo, ImportError, type ImportOutcome } from '../../src/storage/importTypes.ts';
 
@@ -119,7 +120,7 @@ describe('CSV import round trip', () => {
       day: 'date',
       at: 'timestamp',
     });
-    const table = await readChunkTable(imported.dir, 0);
+    const table = await readChunkFile(imported.dir, 0);
     assert.deepEqual(
       table.schema.fields.map((field) => String(field.type)),
       [
@@ -231,13 +232,39 @@ describe('CSV import round trip', () => {
     ];
     const imported = await importCsvText(`v\n${texts.join('\n')}\n`, { rowsPerChunk: 4 });
     assert.equal(variable(imported, 'v').type, 'numeric');
-    const table = await Promise.all(
-      imported.outcome.chunkRows.map((_, i) => readChunkTable(imported.dir, i)),
-    );
+    const table = await Promise.all(imported.outcome.chunkRows.map((_, i) => readChunkFile(imported.dir, i)));
     const stored = table.flatMap((t) => Array.from(t.getChild('v')!.toArray() as Float64Array));
     for (const [i, text] of texts.entries()) {
       assert.ok(Object.is(stored[i], Number(text)), `${text}: ${stored[i]} vs ${Number(text)}`);
     }
+  });
+});
+
+describe('CSV dates and timestamps', () => {
+  it('reads zones, fractions and minutes-only times, and leaves impossible dates as text', async () => {
+    const imported = await importCsvText(
+      [
+        'at,day,bad',
+        '2020-06-01T12:00:00+02:00,2020-02-29,2021-02-29',
+        '2020-06-01 12:00,1900-03-01,2021-13-01',
+        '2020-06-01T12:00:00.123456Z,2100-12-31,2021-01-32',
+        '2020-06-01T12:00:00-0130,1970-01-01,2021-01-01',
+        '',
+      ].join('\n'),
+    );
+    assert.deepEqual(
+      imported.meta.variables.map((v) => v.type),
+      ['timestamp', 'date', 'string'],
+    );
+    assert.deepEqual(
+      (await allRows(imported)).map((row) => [row['at'], row['day']]),
+      [
+        ['2020-06-01T10:00:00.000Z', '2020-02-29'],
+        ['2020-06-01T12:00:00.000Z', '1900-03-01'],
+        ['2020-06-01T12:00:00.123Z', '2100-12-31'],
+        ['2020-06-01T13:30:00.000Z', '1970-01-01'],
+      ],
+    );
   });
 });
 
@@ -249,7 +276,7 @@ describe('CSV chunks', () => {
     assert.deepEqual(imported.outcome.chunkRows, [7, 7, 7, 7, 7, 7, 7, 1]);
     assert.equal(imported.outcome.numRows, 50);
     for (let index = 0; index < 8; index++) {
-      assert.equal((await readChunkTable(imported.dir, index)).numRows, imported.outcome.chunkRows[index]);
+      assert.equal((await readChunkFile(imported.dir, index)).numRows, imported.outcome.chunkRows[index]);
     }
   });
 
@@ -268,7 +295,7 @@ describe('CSV chunks', () => {
     assert.deepEqual(levels, ['a', 'k', 'm']);
     const decoded: string[] = [];
     for (let index = 0; index < imported.meta.numChunks; index++) {
-      const data = (await readChunkTable(imported.dir, index)).getChild('g')!.data[0] as Data;
+      const data = (await readChunkFile(imported.dir, index)).getChild('g')!.data[0] as Data;
       assert.deepEqual(data.dictionary!.toArray(), levels);
       for (const code of (data.values as Int32Array).subarray(0, data.length)) decoded.push(levels![code]!);
     }
@@ -289,7 +316,7 @@ describe('CSV chunks', () => {
     assert.equal(variable(imported, 'kind').type, 'factor');
     const rows = await allRows(imported);
     assert.equal(rows[29]!['id'], 'user29');
-    const table = await readChunkTable(imported.dir, 0);
+    const table = await readChunkFile(imported.dir, 0);
     assert.equal(String(table.getChild('id')!.type), 'Utf8');
   });
 
@@ -336,7 +363,7 @@ describe('CSV type changes', () => {
     assert.equal(variable(imported, 'd').type, 'timestamp');
     assert.equal(variable(imported, 'd').low, Date.UTC(2020, 0, 1));
     for (let index = 0; index < imported.meta.numChunks; index++) {
-      const table = await readChunkTable(imported.dir, index);
+      const table = await readChunkFile(imported.dir, index);
       assert.equal(String(table.getChild('n')!.type), 'Float64');
       assert.equal(String(table.getChild('d')!.type), 'Timestamp<MILLISECOND, UTC>');
     }

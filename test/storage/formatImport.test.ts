@@ -26,8 +26,9 @@ import {
   vectorFromArray,
 } from 'apache-arrow';
 import { parquetWriteBuffer } from 'hyparquet-writer';
+import { readChunkFile } from '../../src/storage/chunkFiles.ts';
 import type { DatasetMeta } from '../../src/storage/datasetMeta.ts';
-import { exportArrow, exportCsv, readChunkTable, rowsAsJson } from '../../src/storage/export.ts';
+import { exportArrow, exportCsv, rowsAsJson } from '../../src/storage/export.ts';
 import { importDataset } from '../../src/storage/import/index.ts';
 import {
   type ColInfo,
@@ -350,7 +351,7 @@ describe('Parquet import', () => {
       ok: 'logical',
       at: 'timestamp',
     });
-    const table = await readChunkTable(imported.dir, 0);
+    const table = await readChunkFile(imported.dir, 0);
     assert.equal(String(table.getChild('value')!.type), 'Float64');
     await rejectsWith(importBytes('parquet', 'PAR1 not really parquet PAR1'), 'INVALID_PARQUET');
     await rejectsWith(importBytes('parquet', ''), 'EMPTY_BODY');

@@ -314,7 +314,7 @@ function pushTimestamps(unit: TimeUnit): ColumnPusher {
 }
 
 /** Milliseconds of a timestamp in `unit`, floored (so instants before 1970 round down like after). */
-export function toMillis(value: bigint, unit: TimeUnit): number {
+function toMillis(value: bigint, unit: TimeUnit): number {
   switch (unit) {
     case TimeUnit.SECOND:
       return Number(value) * 1000;

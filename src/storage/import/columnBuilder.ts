@@ -322,36 +322,40 @@ export class ColumnBuilder {
 
   /** A boolean from JSON, Arrow or Parquet. */
   pushLogical(value: boolean, row: number): void {
-    this.pushTyped(Kind.Logical, value ? 1 : 0, value ? 'true' : 'false', row);
+    this.pushTyped(Kind.Logical, value ? 1 : 0, undefined, row);
   }
 
   /** A date as days since 1970-01-01. */
   pushDays(days: number, row: number): void {
-    this.pushTyped(Kind.Date, days, formatDays(days), row);
+    this.pushTyped(Kind.Date, days, undefined, row);
   }
 
   /** A timestamp as UTC milliseconds. */
   pushMillis(ms: number, row: number): void {
-    this.pushTyped(Kind.Timestamp, ms, new Date(ms).toISOString(), row);
+    this.pushTyped(Kind.Timestamp, ms, undefined, row);
   }
 
-  private pushTyped(incoming: Kind, value: number, text: string, row: number): void {
+  /**
+   * A typed value; `text` is its original spelling when there is one (JSON strings), else the text form
+   * is made only if the column turns out to be text (true/false, YYYY-MM-DD, ISO 8601).
+   */
+  private pushTyped(incoming: Kind, value: number, text: string | undefined, row: number): void {
     if (this.forcedType !== undefined) {
       const type = this.forcedType;
       if (this.kind === Kind.Text) {
-        this.storeText(text, row);
+        this.storeText(text ?? textOf(incoming, value), row);
       } else if (this.kind === incoming) {
         this.storeNumber(value, row);
       } else if (type === 'timestamp' && incoming === Kind.Date) {
         this.storeNumber(value * MS_PER_DAY, row);
       } else {
-        throw new ColumnValueError(this.name, text, type);
+        throw new ColumnValueError(this.name, text ?? textOf(incoming, value), type);
       }
       return;
     }
     const next = join(this.kind, incoming);
     if (next !== this.kind) this.changeKind(next, row);
-    if (next === Kind.Text) this.storeText(text, row);
+    if (next === Kind.Text) this.storeText(text ?? textOf(incoming, value), row);
     else if (next === Kind.Timestamp && incoming === Kind.Date) this.storeNumber(value * MS_PER_DAY, row);
     else this.storeNumber(value, row);
   }
@@ -576,6 +580,13 @@ function textOfBytes(buf: Buffer, start: number, end: number, quoted: number): s
   return quoted === 2 ? text.replace(QUOTE_PAIR, '"') : text;
 }
 
-export function formatDays(days: number): string {
+function textOf(kind: Kind, value: number): string {
+  if (kind === Kind.Logical) return value === 1 ? 'true' : 'false';
+  if (kind === Kind.Date) return formatDays(value);
+  if (kind === Kind.Timestamp) return new Date(value).toISOString();
+  return String(value);
+}
+
+function formatDays(days: number): string {
   return new Date(days * MS_PER_DAY).toISOString().slice(0, 10);
 }

@@ -11,11 +11,13 @@
  * 1.5, `007` as 7), so the pass stops storing, still reads to the end to learn every such column, and a
  * second pass over the spool reads those columns as text from the first row.
  *
- * Why not always two passes (infer everything from the spool, then write)? Measured with bench/import.ts
- * on 10 numeric columns, see the figures in the bench's output: parsing dominates, so a second parse
- * costs nearly as much as the first, while the spool write and the end-of-import rewrite of factor
- * chunks run near disk speed. The optimistic pass is ~1.8x faster in the common case and pays for a
- * second parse only when a column really changes to text late in the file.
+ * Why not always two passes (infer everything from the spool, then write)? Measured on a 200 MB CSV of
+ * 10 numeric columns (bench/import.ts's data; 2 shared cores, so CPU seconds, user+system): one
+ * optimistic pass took 2.1 s; the same file with a word in its second row, which makes this importer do
+ * exactly what a two-pass design always does (an inference-only pass, then the writing pass over the
+ * spool), took 2.5 s. The second read and parse cost ~20% even with the first pass storing nothing,
+ * while the end-of-import rewrite of factor chunks runs near disk speed; so the common case gets the
+ * single pass and only a real late change to text pays for two.
  *
  * Text rules: UTF-8 (a BOM is skipped; NUL bytes or invalid UTF-8 are INVALID_CSV); the first record is
  * the header (an empty name becomes `V<position>`, as rxImport names unnamed columns); blank lines are

@@ -1,7 +1,7 @@
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type Data, tableFromIPC, type Utf8, type Vector } from 'apache-arrow';
-import { chunkPath } from '../chunkFiles.ts';
+import { chunkPath, readWholeFile } from '../chunkFiles.ts';
 import type { VarInfo, VarType } from '../datasetMeta.ts';
 import { type ColInfo, type ColInfoEntry, ImportError, type ImportOutcome } from '../importTypes.ts';
 import {
@@ -264,7 +264,7 @@ export class DatasetBuilder {
     finals: FinalColumn[],
     rows: number,
   ): Promise<Uint8Array[]> {
-    const table = tableFromIPC(await readFile(file));
+    const table = tableFromIPC(await readWholeFile(file));
     const data = this.columns.map((column, j) => {
       const final = finals[j]!;
       const written = layout.written[j] ?? Written.Absent;
