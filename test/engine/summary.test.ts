@@ -105,7 +105,7 @@ describe('summary', () => {
       };
     }>('r_reference/cases/summary_iris.json');
     const iris = await irisDataset(7);
-    const result = await run({ formula: '~ .' }, iris);
+    const result = await run({ formula: '~ .', quantiles: true }, iris);
     for (const [name, expected] of Object.entries(ref.expected.overall_summary_R_type7_quantiles)) {
       const s = stat(result, name);
       // summary() prints 4 significant digits: within one unit of the last one.
@@ -253,7 +253,7 @@ describe('summary', () => {
 
   it('reports non-finite statistics as null with a warning saying why', async () => {
     const one = await run(
-      { formula: '~ x + e' },
+      { formula: '~ x + e', quantiles: true },
       makeDataset(
         [
           { name: 'x', type: 'numeric', values: [42, null] },
@@ -420,7 +420,7 @@ describe('summary', () => {
     const k = Array.from({ length: n }, () => Math.floor(random() * 2000) - 700);
     const u = Array.from({ length: n }, () => random() ** 3 * 100);
     const result = await run(
-      { formula: '~ k + u' },
+      { formula: '~ k + u', quantiles: true },
       makeDataset(
         [
           { name: 'k', type: 'integer', values: k },

@@ -33,22 +33,33 @@ function shiftOf(values: Float64Array, numRows: number): number {
 }
 
 /*
- * The loops below take only typed arrays and numbers and return their totals in `TOTALS`: no object
- * property access or allocation inside or around them, so V8 compiles each once into a tight loop
- * (object-shaped arguments made it deoptimise after on-stack replacement and settle on slower code).
+ * The loops below take only typed arrays and numbers and keep their running totals in `TOTALS`
+ * (read at the start of a block, written at its end): no object property access or allocation around
+ * them. They are called on blocks of BLOCK rows rather than once per column: with one long call V8
+ * compiled them by on-stack replacement, deoptimised at the code after the loop, and whole processes
+ * then ran up to 4x slower than others (measured); on 16K-row blocks they are optimised from call
+ * counts and ran fastest and steadily (summary's pass 1.5x a plain sum loop, vs 2.3x with 64K blocks).
+ * Blocks continue the same running sums, so the arithmetic, and the result, is that of one loop.
  */
 
-/** nan, sum, min, max, s, ss of the last pass. */
+/** Running nan, sum, min, max, s, ss. */
 const TOTALS = new Float64Array(6);
+const BLOCK = 16_384;
 
-function passPlain(values: Float64Array, numRows: number, shift: number): void {
-  let nan = 0;
-  let sum = 0;
-  let min = Number.POSITIVE_INFINITY;
-  let max = Number.NEGATIVE_INFINITY;
-  let s = 0;
-  let ss = 0;
-  for (let i = 0; i < numRows; i++) {
+function resetTotals(): void {
+  TOTALS.fill(0);
+  TOTALS[2] = Number.POSITIVE_INFINITY;
+  TOTALS[3] = Number.NEGATIVE_INFINITY;
+}
+
+function passPlain(values: Float64Array, from: number, to: number, shift: number): void {
+  let nan = TOTALS[0] as number;
+  let sum = TOTALS[1] as number;
+  let min = TOTALS[2] as number;
+  let max = TOTALS[3] as number;
+  let s = TOTALS[4] as number;
+  let ss = TOTALS[5] as number;
+  for (let i = from; i < to; i++) {
     const x = values[i] as number;
     if (Number.isNaN(x)) {
       nan++;
@@ -72,7 +83,8 @@ function passPlain(values: Float64Array, numRows: number, shift: number): void {
 /** Integer bins; returns how many values were not an in-range integer (their bins are inexact). */
 function passIntegerBins(
   values: Float64Array,
-  numRows: number,
+  from: number,
+  to: number,
   shift: number,
   counts: Float64Array,
   low: number,
@@ -80,13 +92,13 @@ function passIntegerBins(
 ): number {
   const last = size - 1;
   let inexact = 0;
-  let nan = 0;
-  let sum = 0;
-  let min = Number.POSITIVE_INFINITY;
-  let max = Number.NEGATIVE_INFINITY;
-  let s = 0;
-  let ss = 0;
-  for (let i = 0; i < numRows; i++) {
+  let nan = TOTALS[0] as number;
+  let sum = TOTALS[1] as number;
+  let min = TOTALS[2] as number;
+  let max = TOTALS[3] as number;
+  let s = TOTALS[4] as number;
+  let ss = TOTALS[5] as number;
+  for (let i = from; i < to; i++) {
     const x = values[i] as number;
     if (Number.isNaN(x)) {
       nan++;
@@ -115,7 +127,8 @@ function passIntegerBins(
 
 function passRangeBins(
   values: Float64Array,
-  numRows: number,
+  from: number,
+  to: number,
   shift: number,
   counts: Float64Array,
   mins: Float64Array,
@@ -125,11 +138,11 @@ function passRangeBins(
   size: number,
 ): void {
   const last = size - 1;
-  let nan = 0;
-  let sum = 0;
-  let s = 0;
-  let ss = 0;
-  for (let i = 0; i < numRows; i++) {
+  let nan = TOTALS[0] as number;
+  let sum = TOTALS[1] as number;
+  let s = TOTALS[4] as number;
+  let ss = TOTALS[5] as number;
+  for (let i = from; i < to; i++) {
     const x = values[i] as number;
     if (Number.isNaN(x)) {
       nan++;
@@ -211,32 +224,45 @@ export function summarizeDense(
   let shift = shiftOf(values, numRows);
   // Infinite values make the shift (and everything else) non-finite; the statistics then say so.
   if (!Number.isFinite(shift)) shift = 0;
+  resetTotals();
   if (sketch === null) {
-    passPlain(values, numRows, shift);
+    for (let from = 0; from < numRows; from += BLOCK)
+      passPlain(values, from, Math.min(numRows, from + BLOCK), shift);
   } else if (sketch.spec.kind === 'integer') {
-    sketch.inexact += passIntegerBins(
-      values,
-      numRows,
-      shift,
-      sketch.counts as Float64Array,
-      sketch.spec.low,
-      sketch.spec.size,
-    );
+    const counts = sketch.counts as Float64Array;
+    const { low, size } = sketch.spec;
+    for (let from = 0; from < numRows; from += BLOCK) {
+      sketch.inexact += passIntegerBins(
+        values,
+        from,
+        Math.min(numRows, from + BLOCK),
+        shift,
+        counts,
+        low,
+        size,
+      );
+    }
   } else {
     const counts = sketch.counts as Float64Array;
     const mins = sketch.mins as Float64Array;
     const maxs = sketch.maxs as Float64Array;
-    passRangeBins(
-      values,
-      numRows,
-      shift,
-      counts,
-      mins,
-      maxs,
-      sketch.spec.low,
-      rangeScale(sketch.spec),
-      binCount(sketch.spec),
-    );
+    const low = sketch.spec.low;
+    const scale = rangeScale(sketch.spec);
+    const size = binCount(sketch.spec);
+    for (let from = 0; from < numRows; from += BLOCK) {
+      passRangeBins(
+        values,
+        from,
+        Math.min(numRows, from + BLOCK),
+        shift,
+        counts,
+        mins,
+        maxs,
+        low,
+        scale,
+        size,
+      );
+    }
     edgeBins(counts, mins, maxs);
   }
   const nan = TOTALS[0] as number;

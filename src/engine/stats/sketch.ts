@@ -150,6 +150,68 @@ function binValue(sketch: Sketch, x: number, w: number): void {
   }
 }
 
+/** Running count, min, max of the block loops below (see denseColumn.ts for why blocks). */
+const BIN_TOTALS = new Float64Array(3);
+const BIN_BLOCK = 16_384;
+
+/** Integer bins of values[from, to); returns how many were not an in-range integer. */
+function binIntegerBlock(
+  values: Float64Array,
+  from: number,
+  to: number,
+  counts: Float64Array,
+  low: number,
+  size: number,
+): number {
+  const last = size - 1;
+  let inexact = 0;
+  let count = BIN_TOTALS[0] as number;
+  let min = BIN_TOTALS[1] as number;
+  let max = BIN_TOTALS[2] as number;
+  for (let i = from; i < to; i++) {
+    const x = values[i] as number;
+    if (Number.isNaN(x)) continue;
+    const u = x - low;
+    const k = u < size ? (u >= 0 ? u | 0 : 0) : last;
+    if (k !== u) inexact++;
+    counts[k] = (counts[k] as number) + 1;
+    count++;
+    if (x < min) min = x;
+    if (x > max) max = x;
+  }
+  BIN_TOTALS[0] = count;
+  BIN_TOTALS[1] = min;
+  BIN_TOTALS[2] = max;
+  return inexact;
+}
+
+/** Range bins (with per-bin min and max) of values[from, to). */
+function binRangeBlock(
+  values: Float64Array,
+  from: number,
+  to: number,
+  counts: Float64Array,
+  mins: Float64Array,
+  maxs: Float64Array,
+  low: number,
+  scale: number,
+  size: number,
+): void {
+  const last = size - 1;
+  let count = BIN_TOTALS[0] as number;
+  for (let i = from; i < to; i++) {
+    const x = values[i] as number;
+    if (Number.isNaN(x)) continue;
+    const u = (x - low) * scale;
+    const k = u < size ? (u >= 0 ? u | 0 : 0) : last;
+    counts[k] = (counts[k] as number) + 1;
+    count++;
+    mins[k] = Math.min(x, mins[k] as number);
+    maxs[k] = Math.max(x, maxs[k] as number);
+  }
+  BIN_TOTALS[0] = count;
+}
+
 /**
  * The first pass's loop for a chunk with no mask, weights or path (the quantile analysis; summary
  * bins inside its moments pass, see denseColumn.ts). Same arithmetic as `binOf`.
@@ -157,59 +219,56 @@ function binValue(sketch: Sketch, x: number, w: number): void {
 function binDense(sketch: Sketch, values: Float64Array, numRows: number): void {
   const counts = sketch.counts as Float64Array;
   const spec = sketch.spec;
-  const size = binCount(spec);
-  const last = size - 1;
-  let min = sketch.min;
-  let max = sketch.max;
-  let count = 0;
+  BIN_TOTALS[0] = 0;
+  BIN_TOTALS[1] = sketch.min;
+  BIN_TOTALS[2] = sketch.max;
   if (spec.kind === 'integer') {
-    const low = spec.low;
-    let inexact = 0;
-    for (let i = 0; i < numRows; i++) {
-      const x = values[i] as number;
-      if (Number.isNaN(x)) continue;
-      const u = x - low;
-      const k = u < size ? (u >= 0 ? u | 0 : 0) : last;
-      if (k !== u) inexact++;
-      counts[k] = (counts[k] as number) + 1;
-      count++;
-      if (x < min) min = x;
-      if (x > max) max = x;
+    for (let from = 0; from < numRows; from += BIN_BLOCK) {
+      sketch.inexact += binIntegerBlock(
+        values,
+        from,
+        Math.min(numRows, from + BIN_BLOCK),
+        counts,
+        spec.low,
+        spec.size,
+      );
     }
-    sketch.inexact += inexact;
   } else {
     const mins = sketch.mins as Float64Array;
     const maxs = sketch.maxs as Float64Array;
-    const low = spec.low;
     const scale = rangeScale(spec);
-    for (let i = 0; i < numRows; i++) {
-      const x = values[i] as number;
-      if (Number.isNaN(x)) continue;
-      const u = (x - low) * scale;
-      const k = u < size ? (u >= 0 ? u | 0 : 0) : last;
-      counts[k] = (counts[k] as number) + 1;
-      count++;
-      mins[k] = Math.min(x, mins[k] as number);
-      maxs[k] = Math.max(x, maxs[k] as number);
+    for (let from = 0; from < numRows; from += BIN_BLOCK) {
+      binRangeBlock(
+        values,
+        from,
+        Math.min(numRows, from + BIN_BLOCK),
+        counts,
+        mins,
+        maxs,
+        spec.low,
+        scale,
+        spec.bins,
+      );
     }
     // Global min/max follow from the edge bins.
-    for (let k = 0; k <= last; k++) {
+    for (let k = 0; k < spec.bins; k++) {
       if ((counts[k] as number) > 0) {
-        min = Math.min(min, mins[k] as number);
+        BIN_TOTALS[1] = Math.min(BIN_TOTALS[1] as number, mins[k] as number);
         break;
       }
     }
-    for (let k = last; k >= 0; k--) {
+    for (let k = spec.bins - 1; k >= 0; k--) {
       if ((counts[k] as number) > 0) {
-        max = Math.max(max, maxs[k] as number);
+        BIN_TOTALS[2] = Math.max(BIN_TOTALS[2] as number, maxs[k] as number);
         break;
       }
     }
   }
+  const count = BIN_TOTALS[0] as number;
   sketch.count += count;
   sketch.total += count;
-  sketch.min = min;
-  sketch.max = max;
+  sketch.min = BIN_TOTALS[1] as number;
+  sketch.max = BIN_TOTALS[2] as number;
 }
 
 /**
