@@ -14,10 +14,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import type { DatasetMeta } from '../src/storage/datasetMeta.ts';
 import { exportArrow } from '../src/storage/export.ts';
 import { importDataset } from '../src/storage/import/index.ts';
 import type { ImportFormat } from '../src/storage/importTypes.ts';
+import { datasetMetaOf } from '../src/storage/uploadDataset.ts';
 
 const RUNS = 3;
 const COLUMNS = 10;
@@ -127,19 +127,7 @@ async function writeArrowStream(csvFile: string, arrowFile: string, dir: string)
       format: 'csv',
       stagingDir,
     });
-    const meta: DatasetMeta = {
-      id: 'ds_bench',
-      name: 'bench',
-      tenant: 'local',
-      createdAt: new Date().toISOString(),
-      numRows: outcome.numRows,
-      numChunks: outcome.chunkRows.length,
-      rowsPerChunk: outcome.rowsPerChunk,
-      chunkRows: outcome.chunkRows,
-      bytes: outcome.bytes,
-      source: 'csv',
-      variables: outcome.variables,
-    };
+    const meta = datasetMetaOf(outcome, { id: 'ds_bench', name: 'bench', tenant: 'local', source: 'csv' });
     await pipeline(exportArrow(stagingDir, meta), createWriteStream(arrowFile));
   } finally {
     await rm(stagingDir, { recursive: true, force: true });

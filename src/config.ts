@@ -36,6 +36,11 @@ export interface Config {
    */
   workerLockSeconds: number;
   /**
+   * `CHUNK_CACHE_MB`: memory each worker process may use to keep recently read chunks, so repeated
+   * passes and jobs over the same data skip the disk. 0 turns it off. @defaultValue 1/8 of RAM / workers
+   */
+  chunkCacheBytes: number;
+  /**
    * `TASK_DELAY_MS`: a pause before every chunk task. For fault-injection tests (killing a worker
    * mid-task, cancelling a running job); leave it 0 in service. @defaultValue 0
    */
@@ -90,6 +95,12 @@ export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
+/** An eighth of the machine's memory, shared by the worker processes `npm start` runs. */
+function defaultChunkCacheMb(env: Env): number {
+  const workers = Math.max(1, Number(env['WORKERS']) || os.availableParallelism());
+  return Math.floor(os.totalmem() / 8 / workers / (1024 * 1024));
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const host = env['HOST'] || '127.0.0.1';
   const redisUrl = env['REDIS_URL'] || 'redis://127.0.0.1:6379';
@@ -114,6 +125,7 @@ export function loadConfig(env: Env = process.env): Config {
     jobTtlSeconds: integer(env, 'JOB_TTL_SECONDS', 7 * 24 * 3600, 1, 10 * 365 * 24 * 3600),
     jobStallSeconds: integer(env, 'JOB_STALL_SECONDS', 600, 1, 7 * 24 * 3600),
     workerLockSeconds: integer(env, 'WORKER_LOCK_SECONDS', 30, 1, 3600),
+    chunkCacheBytes: integer(env, 'CHUNK_CACHE_MB', defaultChunkCacheMb(env), 0, 1024 * 1024) * 1024 * 1024,
     taskDelayMs: integer(env, 'TASK_DELAY_MS', 0, 0, 600_000),
     logLevel: env['LOG_LEVEL'] || 'info',
   };

@@ -8,7 +8,7 @@ import { DatasetStore } from './storage/datasetStore.ts';
  */
 async function main(): Promise<void> {
   const config = loadConfig();
-  const store = new DatasetStore(config.dataDir);
+  const store = new DatasetStore(config.dataDir, { chunkCacheBytes: config.chunkCacheBytes });
   await store.open({ clearStaging: false });
   const log = (message: string, error?: unknown) =>
     console.error(

@@ -42,6 +42,8 @@ export async function buildApp(
     bodyLimit: 16 * 1024 * 1024,
     ajv: { customOptions: { coerceTypes: 'array', useDefaults: true, removeAdditional: false } },
     requestIdHeader: 'x-request-id',
+    // `/v1/datasets` and `/v1/datasets/` are one route; the OpenAPI document names the first.
+    routerOptions: { ignoreTrailingSlash: true },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorate('services', services);
@@ -61,6 +63,7 @@ export async function buildApp(
         description:
           'Chunked, distributed analytics over HTTP: upload datasets, submit analysis jobs, poll them and read results.',
       },
+      security: [{ bearer: [] }],
       components: {
         securitySchemes: {
           bearer: { type: 'http', scheme: 'bearer', description: 'An API key from API_KEYS' },

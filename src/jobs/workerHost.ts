@@ -1,4 +1,5 @@
-import { Queue, Worker } from 'bullmq';
+import { type Job, Queue, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { Config } from '../config.ts';
 import type { DatasetStore } from '../storage/datasetStore.ts';
 import { runChunkTask } from './chunkTask.ts';
@@ -20,8 +21,8 @@ const MAX_ROUNDS = 10_000;
 const COORDINATOR_CONCURRENCY = 8;
 
 /**
- * One worker process's share of the work: chunk tasks one at a time (they are CPU-bound, so more than
- * one per process would only interleave) and coordinators. Scale out by running more processes.
+ * One worker process's share of the work: chunk tasks and coordinators. Scale out by running more
+ * processes.
  */
 export async function startWorkerHost(
   config: Config,
@@ -46,51 +47,48 @@ export async function startWorkerHost(
     connectRedis(config.redisUrl, 'bullmq'),
   ];
 
+  const options = (connection: Redis, concurrency: number) => ({
+    connection,
+    prefix,
+    concurrency,
+    lockDuration,
+    stalledInterval: lockDuration / 2,
+    // A stalled job is re-run; twice lets it survive a killed worker and one slow retry.
+    maxStalledCount: 2,
+  });
+  /** Retries exhausted on an unexpected error: the job cannot complete, so say so on its record. */
+  const failJobWhenExhausted = (code: string, describe: (error: Error) => string) => {
+    return (job: Job<{ jobId: string }> | undefined, error: Error) => {
+      if (!job || job.attemptsMade < (job.opts.attempts ?? 1) || error.name === 'UnrecoverableError') return;
+      records
+        .fail(job.data.jobId, { code, message: describe(error) })
+        .catch((e: unknown) => log(`could not record ${code}`, e));
+    };
+  };
+
   const chunkWorker = new Worker<ChunkTaskData, string>(
     CHUNK_QUEUE,
     (job) => runChunkTask(job, { store, records, states, delayMs: config.taskDelayMs }),
-    {
-      connection: workerConnections[0]!,
-      prefix,
-      concurrency: 1,
-      lockDuration,
-      stalledInterval: lockDuration / 2,
-      // A stalled task is re-run; twice lets it survive a killed worker and one slow retry.
-      maxStalledCount: 2,
-    },
+    // One task at a time: tasks are CPU-bound, more per process would only interleave them.
+    options(workerConnections[0]!, 1),
   );
-  chunkWorker.on('failed', (job, error) => {
-    // Retries exhausted on an unexpected error: the job cannot complete, say so on its record.
-    if (!job || job.attemptsMade < (job.opts.attempts ?? 1) || error.name === 'UnrecoverableError') return;
-    records
-      .fail(job.data.jobId, {
-        code: 'CHUNK_TASK_FAILED',
-        message: `chunk task ${job.data.taskIndex} failed ${job.attemptsMade} times: ${error.message}`,
-      })
-      .catch((e: unknown) => log('could not record a failed chunk task', e));
-  });
+  chunkWorker.on(
+    'failed',
+    failJobWhenExhausted(
+      'CHUNK_TASK_FAILED',
+      (error) => `a chunk task failed after its retries: ${error.message}`,
+    ),
+  );
 
   const coordinatorWorker = new Worker<CoordinatorData, string>(
     COORDINATOR_QUEUE,
     (job, token) => runCoordinator(job, token, { store, records, states, chunkQueue, maxRounds: MAX_ROUNDS }),
-    {
-      connection: workerConnections[1]!,
-      prefix,
-      concurrency: COORDINATOR_CONCURRENCY,
-      lockDuration,
-      stalledInterval: lockDuration / 2,
-      maxStalledCount: 2,
-    },
+    options(workerConnections[1]!, COORDINATOR_CONCURRENCY),
   );
-  coordinatorWorker.on('failed', (job, error) => {
-    if (!job || job.attemptsMade < (job.opts.attempts ?? 1) || error.name === 'UnrecoverableError') return;
-    records
-      .fail(job.data.jobId, {
-        code: 'COORDINATOR_FAILED',
-        message: `merging the partials failed: ${error.message}`,
-      })
-      .catch((e: unknown) => log('could not record a failed coordinator', e));
-  });
+  coordinatorWorker.on(
+    'failed',
+    failJobWhenExhausted('COORDINATOR_FAILED', (error) => `merging the partials failed: ${error.message}`),
+  );
   for (const worker of [chunkWorker, coordinatorWorker])
     worker.on('error', (error) => log('worker error', error));
 

@@ -1,7 +1,8 @@
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Table } from 'apache-arrow';
-import { readChunkFile } from './chunkFiles.ts';
+import { type Table, tableFromIPC } from 'apache-arrow';
+import { ChunkCache } from './chunkCache.ts';
+import { chunkPath, readWholeFile } from './chunkFiles.ts';
 import type { DatasetMeta } from './datasetMeta.ts';
 import { isId } from './ids.ts';
 
@@ -20,10 +21,14 @@ export class DatasetStore {
   private readonly stagingRoot: string;
   /** Datasets are immutable, so their meta can be cached for as long as the folder exists. */
   private readonly metaCache = new Map<string, DatasetMeta>();
+  private readonly chunkCache: ChunkCache | null;
 
-  constructor(dataDir: string) {
+  /** `chunkCacheBytes` > 0 keeps recently read chunks in memory (worker processes; see chunkCache.ts). */
+  constructor(dataDir: string, options: { chunkCacheBytes?: number } = {}) {
     this.root = path.join(dataDir, 'datasets');
     this.stagingRoot = path.join(dataDir, 'staging');
+    const budget = options.chunkCacheBytes ?? 0;
+    this.chunkCache = budget > 0 ? new ChunkCache(budget) : null;
   }
 
   /** Creates the folders and removes staging leftovers of a process that died mid-import. */
@@ -87,22 +92,37 @@ export class DatasetStore {
       throw error;
     }
     this.metaCache.delete(id);
+    this.chunkCache?.dropDataset(id);
     await rm(trash, { recursive: true, force: true });
     return true;
   }
 
   /** Reads chunk `index`; with `columns`, only those (Arrow IPC keeps columns apart, so this is cheap). */
   async readChunk(id: string, index: number, columns?: readonly string[]): Promise<Table> {
-    let table: Table;
+    const table = tableFromIPC(await this.chunkBytes(id, index));
+    return columns ? table.select(columns as string[]) : table;
+  }
+
+  private async chunkBytes(id: string, index: number): Promise<Buffer> {
+    const dir = this.dir(id);
+    const key = `${id}/${index}`;
     try {
-      table = await readChunkFile(this.dir(id), index);
+      const cached = this.chunkCache?.get(key);
+      if (cached !== undefined) {
+        // Another process may have deleted the dataset since: a cheap check keeps the cache honest.
+        await access(path.join(dir, 'meta.json'));
+        return cached;
+      }
+      const bytes = await readWholeFile(chunkPath(dir, index));
+      this.chunkCache?.set(key, bytes);
+      return bytes;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
         this.metaCache.delete(id);
+        this.chunkCache?.dropDataset(id);
         throw new DatasetMissingError(`dataset '${id}' was deleted (chunk ${index} is gone)`);
       }
       throw error;
     }
-    return columns ? table.select(columns as string[]) : table;
   }
 }

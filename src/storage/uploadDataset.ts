@@ -3,7 +3,7 @@ import type { DatasetMeta } from './datasetMeta.ts';
 import type { DatasetStore } from './datasetStore.ts';
 import { newId } from './ids.ts';
 import { importDataset } from './import/index.ts';
-import { type ColInfo, ImportError, type ImportFormat } from './importTypes.ts';
+import { type ColInfo, ImportError, type ImportFormat, type ImportOutcome } from './importTypes.ts';
 
 export interface UploadRequest {
   tenant: string;
@@ -13,6 +13,26 @@ export interface UploadRequest {
   colInfo?: ColInfo | undefined;
   /** Bytes past which the upload is refused with 413 (MAX_UPLOAD_BYTES). */
   maxBytes: number;
+}
+
+/** The meta.json of an imported dataset: the import's outcome plus who owns it and where it came from. */
+export function datasetMetaOf(
+  outcome: ImportOutcome,
+  identity: { id: string; name: string; tenant: string; source: string; createdAt?: string },
+): DatasetMeta {
+  return {
+    id: identity.id,
+    name: identity.name,
+    tenant: identity.tenant,
+    createdAt: identity.createdAt ?? new Date().toISOString(),
+    numRows: outcome.numRows,
+    numChunks: outcome.chunkRows.length,
+    rowsPerChunk: outcome.rowsPerChunk,
+    chunkRows: outcome.chunkRows,
+    bytes: outcome.bytes,
+    source: identity.source,
+    variables: outcome.variables,
+  };
 }
 
 /** Passes bytes through and fails the stream once more than `maxBytes` went by. */
@@ -57,19 +77,12 @@ export async function uploadDataset(
       ...(request.rowsPerChunk !== undefined ? { rowsPerChunk: request.rowsPerChunk } : {}),
       ...(request.colInfo !== undefined ? { colInfo: request.colInfo } : {}),
     });
-    const meta: DatasetMeta = {
+    const meta = datasetMetaOf(outcome, {
       id: newId('ds'),
       name: request.name,
       tenant: request.tenant,
-      createdAt: new Date().toISOString(),
-      numRows: outcome.numRows,
-      numChunks: outcome.chunkRows.length,
-      rowsPerChunk: outcome.rowsPerChunk,
-      chunkRows: outcome.chunkRows,
-      bytes: outcome.bytes,
       source: request.format,
-      variables: outcome.variables,
-    };
+    });
     await store.commit(stagingDir, meta);
     return meta;
   } catch (error) {

@@ -185,6 +185,8 @@ describe('datasets over HTTP', () => {
   it('lists datasets with paging and deletes them', async () => {
     const info = await uploadCsv(server.url, 'x\n1\n');
     const page = await request(server.url).get('/v1/datasets?limit=2').expect(200);
+    const slash = await request(server.url).get('/v1/datasets/?limit=2').expect(200);
+    assert.deepEqual(slash.body, page.body, 'a trailing slash names the same route');
     assert.equal(page.body.limit, 2);
     assert.ok(page.body.total >= 3);
     assert.equal(page.body.items.length, 2);

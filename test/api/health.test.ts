@@ -40,7 +40,7 @@ describe('health and readiness', () => {
   it('serves the OpenAPI document and Swagger UI', async () => {
     const doc = await request(server.url).get('/openapi.json').expect(200);
     assert.equal(doc.body.openapi, '3.0.3');
-    assert.ok(doc.body.paths['/v1/datasets/']);
+    assert.ok(doc.body.paths['/v1/datasets']);
     assert.ok(doc.body.paths['/v1/jobs/{id}']);
     const ui = await request(server.url).get('/docs/').expect(200);
     assert.match(ui.text, /swagger/i);

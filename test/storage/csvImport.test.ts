@@ -1,79 +1,17 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { buffer as streamBuffer, text as streamText } from 'node:stream/consumers';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { type Data, RecordBatchReader } from 'apache-arrow';
 import { readChunkFile } from '../../src/storage/chunkFiles.ts';
-import type { DatasetMeta } from '../../src/storage/datasetMeta.ts';
 import { exportArrow, exportCsv, rowsAsJson } from '../../src/storage/export.ts';
-import { importDataset } from '../../src/storage/import/index.ts';
-import { type ColInfo, ImportError, type ImportOutcome } from '../../src/storage/importTypes.ts';
+import { type ImportBytesOptions, type Imported, importer, rejectsWith } from './helpers.ts';
 
-let root: string;
-let counter = 0;
-
-before(async () => {
-  root = await mkdtemp(path.join(os.tmpdir(), 'rxserve-csv-'));
-});
-after(async () => {
-  await rm(root, { recursive: true, force: true });
-});
-
-interface Imported {
-  dir: string;
-  outcome: ImportOutcome;
-  meta: DatasetMeta;
-}
-
-async function importCsvText(
-  body: string | Buffer,
-  options: { rowsPerChunk?: number; colInfo?: ColInfo; pieceBytes?: number } = {},
-): Promise<Imported> {
-  const dir = path.join(root, `ds${counter++}`);
-  const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
-  // Small pieces put record and quote boundaries across reads.
-  const size = options.pieceBytes ?? 1 << 16;
-  const pieces: Buffer[] = [];
-  for (let at = 0; at < bytes.length; at += size) pieces.push(bytes.subarray(at, at + size));
-  const outcome = await importDataset(Readable.from(pieces), {
-    format: 'csv',
-    stagingDir: dir,
-    rowsPerChunk: options.rowsPerChunk,
-    colInfo: options.colInfo,
-  });
-  return { dir, outcome, meta: metaOf(outcome) };
-}
-
-function metaOf(outcome: ImportOutcome): DatasetMeta {
-  return {
-    id: 'ds_test',
-    name: 'test',
-    tenant: 'local',
-    createdAt: new Date(0).toISOString(),
-    numRows: outcome.numRows,
-    numChunks: outcome.chunkRows.length,
-    rowsPerChunk: outcome.rowsPerChunk,
-    chunkRows: outcome.chunkRows,
-    bytes: outcome.bytes,
-    source: 'csv',
-    variables: outcome.variables,
-  };
-}
-
-async function rejectsWith(promise: Promise<unknown>, code: string, status = 400): Promise<ImportError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof ImportError, `expected ImportError ${code}, got ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    assert.equal(error.status, status);
-    return error;
-  }
-  assert.fail(`expected ImportError ${code}`);
-}
+const importBytes = importer('rxserve-csv-');
+const importCsvText = (body: string | Buffer, options: ImportBytesOptions = {}): Promise<Imported> =>
+  importBytes('csv', body, options);
 
 function variable(imported: Imported, name: string) {
   const found = imported.meta.variables.find((v) => v.name === name);

@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
+import { readdir } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { buffer as streamBuffer, text as streamText } from 'node:stream/consumers';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   Bool,
   DateDay,
@@ -27,77 +25,14 @@ import {
 } from 'apache-arrow';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { readChunkFile } from '../../src/storage/chunkFiles.ts';
-import type { DatasetMeta } from '../../src/storage/datasetMeta.ts';
 import { exportArrow, exportCsv, rowsAsJson } from '../../src/storage/export.ts';
-import { importDataset } from '../../src/storage/import/index.ts';
-import {
-  type ColInfo,
-  ImportError,
-  type ImportFormat,
-  type ImportOutcome,
-} from '../../src/storage/importTypes.ts';
+import type { ImportFormat } from '../../src/storage/importTypes.ts';
+import { type ImportBytesOptions, type Imported, importer, rejectsWith } from './helpers.ts';
 
-let root: string;
-let counter = 0;
-
-before(async () => {
-  root = await mkdtemp(path.join(os.tmpdir(), 'rxserve-formats-'));
-});
-after(async () => {
-  await rm(root, { recursive: true, force: true });
-});
-
-interface Imported {
-  dir: string;
-  outcome: ImportOutcome;
-  meta: DatasetMeta;
-}
-
-async function importBytes(
-  format: ImportFormat,
-  body: string | Uint8Array,
-  options: { rowsPerChunk?: number; colInfo?: ColInfo } = {},
-): Promise<Imported> {
-  const dir = path.join(root, `ds${counter++}`);
-  const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body);
-  const pieces: Buffer[] = [];
-  for (let at = 0; at < bytes.length; at += 1000) pieces.push(bytes.subarray(at, at + 1000));
-  const outcome = await importDataset(Readable.from(pieces), {
-    format,
-    stagingDir: dir,
-    rowsPerChunk: options.rowsPerChunk,
-    colInfo: options.colInfo,
-  });
-  return { dir, outcome, meta: metaOf(outcome, format) };
-}
-
-function metaOf(outcome: ImportOutcome, source: string): DatasetMeta {
-  return {
-    id: 'ds_test',
-    name: 'test',
-    tenant: 'local',
-    createdAt: new Date(0).toISOString(),
-    numRows: outcome.numRows,
-    numChunks: outcome.chunkRows.length,
-    rowsPerChunk: outcome.rowsPerChunk,
-    chunkRows: outcome.chunkRows,
-    bytes: outcome.bytes,
-    source,
-    variables: outcome.variables,
-  };
-}
-
-async function rejectsWith(promise: Promise<unknown>, code: string, status = 400): Promise<ImportError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof ImportError, `expected ImportError ${code}, got ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    assert.equal(error.status, status);
-    return error;
-  }
-  assert.fail(`expected ImportError ${code}`);
-}
+const importAny = importer('rxserve-formats-');
+/** Bodies arrive in 1000-byte pieces, so format readers see records split across reads. */
+const importBytes = (format: ImportFormat, body: string | Uint8Array, options: ImportBytesOptions = {}) =>
+  importAny(format, body, { pieceBytes: 1000, ...options });
 
 const rowsOf = (imported: Imported) => rowsAsJson(imported.dir, imported.meta, 0, imported.meta.numRows);
 const typesOf = (imported: Imported) =>

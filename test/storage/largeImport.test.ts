@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { after, before, it } from 'node:test';
 import { rowsAsJson } from '../../src/storage/export.ts';
 import { importDataset } from '../../src/storage/import/index.ts';
+import { datasetMetaOf } from '../../src/storage/uploadDataset.ts';
 
 const TARGET_BYTES = 256 * 1024 * 1024;
 const RSS_LIMIT = 300 * 1024 * 1024;
@@ -70,19 +71,7 @@ it('imports a 256 MB CSV stream, with a late type change, in bounded memory', as
     assert.ok(outcome.numRows > 2_000_000, `rows: ${outcome.numRows}`);
     assert.ok(outcome.chunkRows.length > 5);
     assert.ok(outcome.chunkRows.slice(0, -1).every((rows) => rows === outcome.rowsPerChunk));
-    const meta = {
-      id: 'ds_large',
-      name: 'large',
-      tenant: 'local',
-      createdAt: new Date(0).toISOString(),
-      numRows: outcome.numRows,
-      numChunks: outcome.chunkRows.length,
-      rowsPerChunk: outcome.rowsPerChunk,
-      chunkRows: outcome.chunkRows,
-      bytes: outcome.bytes,
-      source: 'csv',
-      variables: outcome.variables,
-    };
+    const meta = datasetMetaOf(outcome, { id: 'ds_large', name: 'large', tenant: 'local', source: 'csv' });
     const [last] = await rowsAsJson(stagingDir, meta, outcome.numRows - 1, 1);
     assert.equal(last!['x'], 'not-a-number');
     assert.deepEqual(await readdir(stagingDir), ['chunks']);

@@ -107,7 +107,7 @@ export const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }
 
   app.post(
-    '/',
+    '',
     {
       schema: {
         tags: ['datasets'],
@@ -165,7 +165,7 @@ export const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
   );
 
   app.get(
-    '/',
+    '',
     {
       schema: {
         tags: ['datasets'],

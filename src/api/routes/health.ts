@@ -28,6 +28,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['health'],
         summary: 'The process is up',
+        security: [],
         response: { 200: Type.Object({ status: Type.Literal('ok') }) },
       },
     },
@@ -40,6 +41,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['health'],
         summary: 'Redis answers and the data folder is writable',
+        security: [],
         response: {
           200: Type.Object({ status: Type.Literal('ready'), checks: Checks }),
           503: Type.Object({ status: Type.Literal('unavailable'), checks: Checks }),

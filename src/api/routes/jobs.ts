@@ -68,7 +68,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
   };
 
   app.post(
-    '/',
+    '',
     {
       schema: {
         tags: ['jobs'],
@@ -86,7 +86,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
   );
 
   app.get(
-    '/',
+    '',
     {
       schema: {
         tags: ['jobs'],

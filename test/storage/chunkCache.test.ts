@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { writeNumericDataset } from '../../bench/generatedDataset.ts';
+import { ChunkCache } from '../../src/storage/chunkCache.ts';
+import { DatasetMissingError, DatasetStore } from '../../src/storage/datasetStore.ts';
+
+describe('chunk cache', () => {
+  it('keeps the most recently used chunks within its byte budget', () => {
+    const cache = new ChunkCache(30);
+    cache.set('ds_a/0', Buffer.alloc(10));
+    cache.set('ds_a/1', Buffer.alloc(10));
+    cache.set('ds_b/0', Buffer.alloc(10));
+    assert.ok(cache.get('ds_a/0'), 'touching a/0 makes a/1 the oldest');
+    cache.set('ds_b/1', Buffer.alloc(10));
+    assert.equal(cache.get('ds_a/1'), undefined);
+    assert.ok(cache.get('ds_a/0'));
+    assert.deepEqual(cache.size, { entries: 3, bytes: 30 });
+    cache.set('huge', Buffer.alloc(31));
+    assert.equal(cache.get('huge'), undefined, 'larger than the budget: not kept');
+    cache.dropDataset('ds_b');
+    assert.deepEqual(cache.size, { entries: 1, bytes: 10 });
+  });
+
+  it('never serves a dataset that was deleted, even from memory', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'rxserve-cache-'));
+    try {
+      const writer = new DatasetStore(dir);
+      await writer.open({ clearStaging: true });
+      const meta = await writeNumericDataset(writer, { rows: 100, columns: 2, rowsPerChunk: 50 });
+      // A second store stands for a worker process with its own cache.
+      const worker = new DatasetStore(dir, { chunkCacheBytes: 1 << 20 });
+      const first = await worker.readChunk(meta.id, 1);
+      assert.equal(first.numRows, 50);
+      assert.equal((await worker.readChunk(meta.id, 1, ['x2'])).numCols, 1);
+      await writer.delete(meta.id);
+      await assert.rejects(worker.readChunk(meta.id, 1), DatasetMissingError);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
