@@ -41,6 +41,15 @@ const FASTIFY_CODES: Record<string, { status: number; code: string }> = {
   FST_PARTS_LIMIT: { status: 400, code: 'TOO_MANY_PARTS' },
 };
 
+/** ioredis gives up on a command when the connection is down: a dependency outage (503), not a bug. */
+function isRedisDown(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  return (
+    error.name === 'MaxRetriesPerRequestError' ||
+    /Connection is closed|ECONNREFUSED|Stream isn't writeable/.test(error.message)
+  );
+}
+
 function mapError(error: unknown): Mapped {
   if (error instanceof UserError) {
     return { status: error.status, code: error.code, message: error.message, details: error.details };
@@ -61,6 +70,13 @@ function mapError(error: unknown): Mapped {
       status: 400,
       code: 'INVALID_JSON',
       message: `request body is not valid JSON: ${fastifyError.message}`,
+    };
+  }
+  if (isRedisDown(error)) {
+    return {
+      status: 503,
+      code: 'DEPENDENCY_UNAVAILABLE',
+      message: 'Redis does not answer; try again shortly',
     };
   }
   const known = fastifyError.code ? FASTIFY_CODES[fastifyError.code] : undefined;

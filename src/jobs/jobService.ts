@@ -133,17 +133,23 @@ export class JobService {
 
     const id = newId('job');
     const record = await this.records.create({ id, tenant, type, dataset: datasetId, params });
-    await this.coordinatorQueue.add(
-      type,
-      { jobId: id, step: 'plan', round: 0 },
-      {
-        jobId: id,
-        attempts: 3,
-        backoff: { type: 'exponential', delay: 500 },
-        removeOnComplete: true,
-        removeOnFail: 1000,
-      },
-    );
+    try {
+      await this.coordinatorQueue.add(
+        type,
+        { jobId: id, step: 'plan', round: 0 },
+        {
+          jobId: id,
+          attempts: 3,
+          backoff: { type: 'exponential', delay: 500 },
+          removeOnComplete: true,
+          removeOnFail: 1000,
+        },
+      );
+    } catch (error) {
+      // The record must not stay "queued" for a job that never reached the queue.
+      await this.records.fail(id, { code: 'QUEUE_UNAVAILABLE', message: 'the job could not be queued' });
+      throw error;
+    }
     return record;
   }
 

@@ -60,6 +60,11 @@ describe('readiness without Redis', () => {
   });
   after(() => server.close().catch(() => undefined));
 
+  it('a request that needs Redis gets 503, not 500', async () => {
+    const res = await request(server.url).get('/v1/jobs').expect(503);
+    assert.equal(res.body.error.code, 'DEPENDENCY_UNAVAILABLE');
+  });
+
   it('readyz is 503 and names Redis', async () => {
     const res = await request(server.url).get('/readyz').expect(503);
     assert.equal(res.body.status, 'unavailable');

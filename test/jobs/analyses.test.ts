@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { lre, referenceJson, referenceText, runJob, uploadCsv } from '../helpers/api.ts';
+import request from 'supertest';
+import {
+  lre,
+  referenceJson,
+  referenceText,
+  runJob,
+  submitJob,
+  uploadCsv,
+  waitForJob,
+} from '../helpers/api.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
 
 /**
@@ -162,6 +171,23 @@ describe('analyses through the job engine', () => {
         );
       });
     });
+  });
+
+  it('blocksPerRead groups chunks into fewer tasks and keeps the accuracy', async () => {
+    const ref = await referenceJson<NistUnivariate>('nist_strd/univariate/NumAcc2.json');
+    const job = await submitJob(server.url, {
+      type: 'summary',
+      dataset: datasets.get('NumAcc2')!,
+      params: { formula: '~ y', blocksPerRead: 10 },
+    });
+    const done = await waitForJob(server.url, job.id);
+    assert.equal(done.status, 'completed');
+    // 1001 rows in 7-row chunks: 143 chunks, read 10 at a time.
+    assert.equal(done.progress.chunksTotal, 143);
+    const res = await request(server.url).get(`/v1/jobs/${job.id}/result`).expect(200);
+    const y = (res.body.result as SummaryResult).stats[0]!;
+    assert.ok(lre(y.mean, ref.certified.mean) >= 13);
+    assert.ok(lre(y.stdDev, ref.certified.std_dev_sample) >= 9);
   });
 
   it('gives bit-identical results with 1 and 3 workers', async () => {
