@@ -5,18 +5,7 @@ import { chunkPath } from '../src/storage/chunkFiles.ts';
 import type { DatasetMeta, VarInfo } from '../src/storage/datasetMeta.ts';
 import type { DatasetStore } from '../src/storage/datasetStore.ts';
 import { newId } from '../src/storage/ids.ts';
-
-/** A deterministic uniform generator (mulberry32), so every benchmark run sees the same data. */
-export function uniform(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../test/engine/helpers.ts';
 
 /**
  * Writes a numeric dataset (columns x1..xN, values 100 + 10*u) straight into the store, chunk by chunk,
@@ -30,7 +19,7 @@ export async function writeNumericDataset(
 ): Promise<DatasetMeta> {
   const staging = await store.createStaging();
   await mkdir(path.join(staging, 'chunks'), { recursive: true });
-  const next = uniform(options.seed ?? 1);
+  const next = seededRandom(options.seed ?? 1);
   const names = Array.from({ length: options.columns }, (_, i) => `x${i + 1}`);
   const low = new Array<number>(options.columns).fill(Infinity);
   const high = new Array<number>(options.columns).fill(-Infinity);
