@@ -3,19 +3,41 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { buildApp } from '../../src/api/app.ts';
 import { type Config, loadConfig } from '../../src/config.ts';
+import { NO_REDIS_HELP, redisAnswers, startEmbeddedRedis } from '../../src/embeddedRedis.ts';
 import { JobService } from '../../src/jobs/jobService.ts';
 import { connectRedis } from '../../src/jobs/redis.ts';
 import { DatasetStore } from '../../src/storage/datasetStore.ts';
 
 const WORKER_ENTRY = fileURLToPath(new URL('../../src/worker-main.ts', import.meta.url));
 
-/** The Redis the tests use: REDIS_URL, or the local default. Each server gets its own QUEUE_PREFIX. */
-export const TEST_REDIS_URL = process.env['REDIS_URL'] || 'redis://127.0.0.1:6379';
+/**
+ * The Redis the tests use: REDIS_URL; else the local default when it answers; else a private
+ * redis-server for this test file (as `npm start` does), stopped when its tests are done. Each test
+ * server gets its own QUEUE_PREFIX on it.
+ */
+async function resolveTestRedis(): Promise<string> {
+  const explicit = process.env['REDIS_URL'];
+  if (explicit) return explicit;
+  const fallback = 'redis://127.0.0.1:6379';
+  if (await redisAnswers(fallback)) return fallback;
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'rxserve-redis-'));
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const embedded = await startEmbeddedRedis(dir, port);
+  if (!embedded) throw new Error(`no Redis for the tests: ${NO_REDIS_HELP}`);
+  after(async () => {
+    await embedded.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+  return embedded.url;
+}
+
+export const TEST_REDIS_URL = await resolveTestRedis();
 
 export interface TestServer {
   url: string;
