@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { CovCorResultSchema, QuantileResultSchema, SummaryResultSchema } from '../../engine/index.ts';
 import { JOB_STATUSES, type JobRecord } from '../../jobs/jobRecords.ts';
 import { IdParams, PageQuery } from '../schemas.ts';
 
@@ -59,6 +60,10 @@ function view(record: JobRecord) {
 export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { jobs } = app.services;
   app.addSchema(JobSchema);
+  // Result shapes, for the OpenAPI document and generated clients (results are sent as stored).
+  app.addSchema({ ...SummaryResultSchema, $id: 'SummaryResult' });
+  app.addSchema({ ...QuantileResultSchema, $id: 'QuantileResult' });
+  app.addSchema({ ...CovCorResultSchema, $id: 'CovCorResult' });
   const errors = {
     400: Type.Ref('Error'),
     404: Type.Ref('Error'),
@@ -141,7 +146,10 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
           200: Type.Object({
             id: Type.String(),
             type: Type.String(),
-            result: Type.Unknown({ description: 'The analysis result; its shape depends on the type' }),
+            result: Type.Union(
+              [Type.Ref('SummaryResult'), Type.Ref('QuantileResult'), Type.Ref('CovCorResult')],
+              { description: 'The analysis result; its shape depends on the job type' },
+            ),
           }),
           404: Type.Ref('Error'),
           409: Type.Ref('Error'),
