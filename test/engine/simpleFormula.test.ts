@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { EngineError } from '../../src/engine/errors.ts';
-import { editDistance, parseSummaryFormula } from '../../src/engine/formula/simpleFormula.ts';
+import { parseSummaryFormula } from '../../src/engine/formula/simpleFormula.ts';
+import { editDistance } from '../../src/engine/formula/suggest.ts';
 import { makeDataset } from './helpers.ts';
 
 const { meta } = makeDataset(
