@@ -19,7 +19,8 @@ async function render(): Promise<string> {
   const services: Services = {
     config,
     store: new DatasetStore(config.dataDir),
-    jobs: {} as JobService,
+    // Rendering the document calls no route; closing the app only releases long-polls (there are none).
+    jobs: { releaseWaiters: () => undefined } as unknown as JobService,
     redis: {} as Redis,
   };
   const app = await buildApp(services, { logger: false });

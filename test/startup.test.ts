@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import request from 'supertest';
 import { redisAnswers, startEmbeddedRedis } from '../src/embeddedRedis.ts';
-import { runJob, uploadCsv } from './helpers/api.ts';
+import { runJob, submitJob, uploadCsv } from './helpers/api.ts';
 import { deleteKeys, TEST_REDIS_URL } from './helpers/server.ts';
 
 async function freePort(): Promise<number> {
@@ -40,6 +40,8 @@ describe('npm start: the API and its worker processes in one command', () => {
         REDIS_URL: TEST_REDIS_URL,
         QUEUE_PREFIX: queuePrefix,
         LOG_LEVEL: 'warn',
+        // Holds a job running long enough to be long-polled across the shutdown.
+        TASK_DELAY_MS: '1500',
       },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -72,10 +74,20 @@ describe('npm start: the API and its worker processes in one command', () => {
     assert.equal(result.stats[0]!.mean, 2.5);
   });
 
-  it('stops cleanly on SIGTERM', async () => {
+  it('stops cleanly on SIGTERM, answering long-polls instead of waiting them out', async () => {
+    const dataset = await uploadCsv(url, 'x\n1\n2\n3\n4\n5\n6\n', { rowsPerChunk: 1 });
+    const job = await submitJob(url, { type: 'summary', dataset: dataset.id, params: { formula: '~ x' } });
+    const poll = request(url)
+      .get(`/v1/jobs/${job.id}?waitSeconds=60`)
+      .then((r) => r.status);
+    await sleep(300);
+    const started = Date.now();
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     child.kill('SIGTERM');
+    assert.equal(await poll, 200);
     assert.equal(await exited, 0, stderr);
+    // The job needs ~9 s more; a shutdown that waited for the long-poll would take that long.
+    assert.ok(Date.now() - started < 6_000, 'shutdown waited out the long-poll');
   });
 });
 

@@ -47,6 +47,8 @@ export async function buildApp(
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorate('services', services);
+  // Long-polls would hold a graceful shutdown for up to their waitSeconds: answer them first.
+  app.addHook('preClose', async () => services.jobs.releaseWaiters());
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request) => {
     throw new ApiError(404, 'ROUTE_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`);

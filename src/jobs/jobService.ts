@@ -238,9 +238,14 @@ export class JobService {
     return [...new Set([...Object.keys(analyses), ...PLANNED_TYPES])];
   }
 
+  /** Ends every long-poll now (each answers with the job as it is), so a shutdown need not wait for them. */
+  releaseWaiters(): void {
+    for (const waiting of this.waiters.values()) for (const wake of waiting) wake();
+  }
+
   async close(): Promise<void> {
     this.stopWatchdog();
-    for (const waiting of this.waiters.values()) for (const wake of waiting) wake();
+    this.releaseWaiters();
     await this.coordinatorQueue.close();
     this.queueConnection.disconnect();
     this.subscriber.disconnect();
