@@ -118,7 +118,7 @@ export async function runCoordinator(
       const merged = await mergeRound(job, analysis, round, tasks);
       const outcome = analysis.finalize(merged, state);
       if (outcome.done) {
-        await deps.records.complete(jobId, JSON.stringify(outcome.result));
+        await deps.records.complete(jobId, JSON.stringify(outcome.result), meta.numRows * (round + 1));
         await deps.states.drop(jobId, round + 1);
         return 'completed';
       }

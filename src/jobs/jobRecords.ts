@@ -45,7 +45,9 @@ if status ~= 'queued' and status ~= 'running' then return 0 end
 redis.call('HSET', KEYS[1], 'status', ARGV[1], 'finishedAt', ARGV[2], 'updatedAt', ARGV[2])
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'error', ARGV[3]) end
 if ARGV[1] == 'completed' then
-  redis.call('HSET', KEYS[1], 'chunksDone', redis.call('HGET', KEYS[1], 'chunksTotal') or '0')
+  -- Chunk tasks report progress without waiting for it, so the last counts may still be in flight.
+  redis.call('HSET', KEYS[1], 'chunksDone', redis.call('HGET', KEYS[1], 'chunksTotal') or '0',
+    'rowsProcessed', ARGV[8])
   redis.call('SET', KEYS[3], ARGV[7], 'EX', ARGV[4])
 end
 redis.call('EXPIRE', KEYS[1], ARGV[4])
@@ -218,17 +220,20 @@ export class JobRecords {
     await this.redis.hset(this.keys.record(id), 'message', message, 'updatedAt', String(Date.now()));
   }
 
-  /** Final transitions; each returns false when the job had already ended (first one wins). */
-  complete(id: string, resultText: string): Promise<boolean> {
-    return this.finish(id, 'completed', null, resultText);
+  /**
+   * Final transitions; each returns false when the job had already ended (first one wins).
+   * `rowsProcessed` is the job's total over all its passes.
+   */
+  complete(id: string, resultText: string, rowsProcessed: number): Promise<boolean> {
+    return this.finish(id, 'completed', null, resultText, rowsProcessed);
   }
 
   fail(id: string, error: JobError): Promise<boolean> {
-    return this.finish(id, 'failed', error, '');
+    return this.finish(id, 'failed', error, '', 0);
   }
 
   cancel(id: string): Promise<boolean> {
-    return this.finish(id, 'cancelled', { code: 'JOB_CANCELLED', message: 'the job was cancelled' }, '');
+    return this.finish(id, 'cancelled', { code: 'JOB_CANCELLED', message: 'the job was cancelled' }, '', 0);
   }
 
   async result(id: string): Promise<string | null> {
@@ -254,6 +259,7 @@ export class JobRecords {
     status: JobStatus,
     error: JobError | null,
     resultText: string,
+    rowsProcessed: number,
   ): Promise<boolean> {
     const changed = await this.redis.eval(
       FINISH_SCRIPT,
@@ -268,6 +274,7 @@ export class JobRecords {
       id,
       this.keys.finishedChannel,
       resultText,
+      String(rowsProcessed),
     );
     return changed === 1;
   }

@@ -68,7 +68,7 @@ export async function startWorkerHost(
 
   const chunkWorker = new Worker<ChunkTaskData, string>(
     CHUNK_QUEUE,
-    (job) => runChunkTask(job, { store, records, states, delayMs: config.taskDelayMs }),
+    (job) => runChunkTask(job, { store, records, states, delayMs: config.taskDelayMs, log }),
     // One task at a time: tasks are CPU-bound, more per process would only interleave them.
     options(workerConnections[0]!, 1),
   );
