@@ -8,7 +8,8 @@ import { rowsAsJson } from '../../src/storage/export.ts';
 import { importDataset } from '../../src/storage/import/index.ts';
 import { datasetMetaOf } from '../../src/storage/uploadDataset.ts';
 
-const TARGET_BYTES = 256 * 1024 * 1024;
+/** 256 MB in the suite; LARGE_IMPORT_MB=2048 checks the issue's 2 GB case on demand (a few minutes). */
+const TARGET_BYTES = Number(process.env['LARGE_IMPORT_MB'] ?? 256) * 1024 * 1024;
 const RSS_LIMIT = 300 * 1024 * 1024;
 const BLOCK_BYTES = 1 << 20;
 
@@ -44,7 +45,7 @@ function* largeCsv(): Generator<Buffer> {
   yield Buffer.from('0,not-a-number,0,0,0,0,g0,2020-01-01,last\n');
 }
 
-it('imports a 256 MB CSV stream, with a late type change, in bounded memory', async (t) => {
+it(`imports a ${TARGET_BYTES >> 20} MB CSV stream, with a late type change, in bounded memory`, async (t) => {
   const stagingDir = path.join(root, 'big');
   let peakRss = process.memoryUsage().rss;
   const sampler = setInterval(() => {
