@@ -35,6 +35,16 @@ export function datasetMetaOf(
   };
 }
 
+/** The one 413 for an upload over MAX_UPLOAD_BYTES, whether told by Content-Length or found by counting. */
+export function uploadTooLarge(maxBytes: number): ImportError {
+  return new ImportError(
+    'PAYLOAD_TOO_LARGE',
+    `upload is larger than MAX_UPLOAD_BYTES (${maxBytes} bytes); split the file or raise the limit`,
+    413,
+    { maxBytes },
+  );
+}
+
 /** Passes bytes through and fails the stream once more than `maxBytes` went by. */
 function byteLimit(maxBytes: number): Transform {
   let seen = 0;
@@ -42,14 +52,7 @@ function byteLimit(maxBytes: number): Transform {
     transform(chunk: Buffer, _encoding, callback: TransformCallback) {
       seen += chunk.length;
       if (seen > maxBytes) {
-        callback(
-          new ImportError(
-            'PAYLOAD_TOO_LARGE',
-            `upload is larger than MAX_UPLOAD_BYTES (${maxBytes} bytes); split the file or raise the limit`,
-            413,
-            { maxBytes },
-          ),
-        );
+        callback(uploadTooLarge(maxBytes));
         return;
       }
       callback(null, chunk);

@@ -124,16 +124,7 @@ export async function startServer(extraEnv: Record<string, string> = {}): Promis
       await startApi();
     },
     async close() {
-      await Promise.all(
-        workers.map(
-          (child) =>
-            new Promise<void>((resolve) => {
-              if (child.exitCode !== null || child.signalCode !== null) return resolve();
-              child.once('exit', () => resolve());
-              child.kill('SIGTERM');
-            }),
-        ),
-      );
+      await Promise.all(workers.map((child) => kill(child, 'SIGTERM')));
       await stopApi();
       // A test that points at a Redis that is down has nothing to clean there.
       if (config.redisUrl === TEST_REDIS_URL) {

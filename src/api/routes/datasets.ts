@@ -6,7 +6,7 @@ import { Type } from 'typebox';
 import type { DatasetMeta } from '../../storage/datasetMeta.ts';
 import { exportArrow, exportCsv, rowsAsJson } from '../../storage/export.ts';
 import { type ColInfo, IMPORT_FORMATS, type ImportFormat } from '../../storage/importTypes.ts';
-import { uploadDataset } from '../../storage/uploadDataset.ts';
+import { uploadDataset, uploadTooLarge } from '../../storage/uploadDataset.ts';
 import { parseColInfo } from '../colInfo.ts';
 import { ApiError, notFound } from '../errors.ts';
 import { IdParams, PageQuery } from '../schemas.ts';
@@ -128,12 +128,7 @@ export const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const declared = Number(request.headers['content-length']);
       if (Number.isFinite(declared) && declared > config.maxUploadBytes) {
-        throw new ApiError(
-          413,
-          'PAYLOAD_TOO_LARGE',
-          `upload is larger than MAX_UPLOAD_BYTES (${config.maxUploadBytes} bytes); split the file or raise the limit`,
-          { maxBytes: config.maxUploadBytes },
-        );
+        throw uploadTooLarge(config.maxUploadBytes);
       }
       const contentType = baseType(request.headers['content-type']);
       let body: Readable;

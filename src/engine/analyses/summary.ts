@@ -253,18 +253,10 @@ function init(params: SummaryParams, meta: DatasetMeta): SummaryState {
     else numericVariables.push(name);
   }
   const weighted = weights !== null;
+  // The default is every statistic but the weighted counts, which come only with weights.
   const stats: SummaryStatName[] =
     params.summaryStats ??
-    ([
-      'Mean',
-      'StdDev',
-      'Min',
-      'Max',
-      'Sum',
-      'ValidObs',
-      'MissingObs',
-      ...(weighted ? ['SumOfWeights', 'MissingWeights'] : []),
-    ] as SummaryStatName[]);
+    SUMMARY_STATS.slice(0, weighted ? SUMMARY_STATS.length : SUMMARY_STATS.indexOf('SumOfWeights'));
   return {
     terms,
     numericVariables,
