@@ -1,6 +1,7 @@
 import type { Table } from 'apache-arrow';
 import type { TSchema } from 'typebox';
 import type { DatasetMeta } from '../storage/datasetMeta.ts';
+import type { JobIO } from './jobIO.ts';
 
 /** One chunk of a dataset, as a chunk task hands it to `map`. */
 export interface Chunk {
@@ -15,7 +16,20 @@ export interface Chunk {
 export interface MapContext {
   /** 0-based round (pass over the data) of an iterative analysis; 0 for one-pass analyses. */
   round: number;
+  /** The job's files: output chunks, scratch files, a second input dataset (see jobIO.ts). */
+  io: JobIO;
 }
+
+export interface FinalizeContext {
+  io: JobIO;
+}
+
+/**
+ * What one round's tasks read. Most rounds read the chunks of the job's dataset (after its transforms
+ * and rowSelection); data operations may read another dataset's stored chunks (rxMerge's right side) or
+ * run `count` partition tasks that find their input in the job's folder (the buckets of a sort or join).
+ */
+export type RoundInput = { kind: 'chunks'; dataset: string } | { kind: 'partitions'; count: number };
 
 export type FinalizeOutcome<State, Result> =
   | { done: true; result: Result }
@@ -30,6 +44,8 @@ export type FinalizeOutcome<State, Result> =
  * - `merge` is associative; the runner always merges in chunk-index order so results do not depend on
  *   the number of workers or the order chunks finish.
  * - `finalize` either ends with a result or returns the state for another round (another pass).
+ * - `map` and `finalize` may be async: data operations write chunks and publish datasets through
+ *   `context.io`; summaries never need to.
  *
  * `State` must be plain JSON data (it is stored in the coordinator job); partials may hold typed arrays
  * and cross process boundaries through `encodePartial` / `decodePartial` (see codec.ts).
@@ -41,9 +57,17 @@ export interface Analysis<Params, State, Partial, Result> {
   init(params: Params, dataset: DatasetMeta): State;
   /** Variables `map` reads, so chunk tasks can load only those columns. */
   columnsUsed(state: State): string[];
-  map(chunk: Chunk, state: State, context: MapContext): Partial;
+  map(chunk: Chunk, state: State, context: MapContext): Partial | Promise<Partial>;
   merge(a: Partial, b: Partial): Partial;
-  finalize(partial: Partial, state: State): FinalizeOutcome<State, Result>;
+  finalize(
+    partial: Partial,
+    state: State,
+    context: FinalizeContext,
+  ): FinalizeOutcome<State, Result> | Promise<FinalizeOutcome<State, Result>>;
+  /** The input of the round `state` starts; absent or null = the job's dataset, as usual. */
+  roundInput?(state: State): RoundInput | null;
+  /** Maps partition `partition` of a `partitions` round (required when `roundInput` returns one). */
+  mapPartition?(partition: number, state: State, context: MapContext): Partial | Promise<Partial>;
 }
 
 /**

@@ -1,6 +1,8 @@
+import type { Table } from 'apache-arrow';
 import type { DatasetMeta } from '../storage/datasetMeta.ts';
-import type { AnyAnalysis, Chunk } from './analysis.ts';
+import type { AnyAnalysis, Chunk, MapContext } from './analysis.ts';
 import { decodePartial, encodePartial } from './codec.ts';
+import type { JobIO } from './jobIO.ts';
 
 /**
  * Runs an analysis over chunks in this process, exactly as the queue runs it, so tests and tiny data
@@ -13,6 +15,7 @@ import { decodePartial, encodePartial } from './codec.ts';
  *    is part of the contract: the queue runner folds in the same order (tasks of `blocksPerRead`
  *    consecutive chunks fold their chunks the same way, then the coordinator folds the tasks);
  * 4. `finalize(merged, state)`: a result, or a new state for another round (another pass).
+ *    A round may read another dataset's chunks or run partition tasks (`roundInput`), as on the queue.
  *
  * Every partial goes through `encodePartial` / `decodePartial` before it is merged, and every state
  * through JSON, as they do between processes, so tests exercise the codec and catch state that is not
@@ -25,6 +28,24 @@ export type ChunkSource = readonly Chunk[] | ((index: number) => Promise<Chunk>)
 export interface RunOptions {
   /** Rounds before giving up (a guard against an analysis that never finishes). @defaultValue 100 */
   maxRounds?: number;
+  /** The job's files (data operations need them: storage/jobFiles.ts); without it, only the chunks given. */
+  io?: JobIO;
+}
+
+/** JobIO of a run with no job folder: analyses that only read their input need nothing more. */
+function noFilesIO(): JobIO {
+  const refuse = (): never => {
+    throw new Error('this in-process run has no job folder: pass options.io (see storage/jobFiles.ts)');
+  };
+  return {
+    jobId: 'in-process',
+    tenant: 'local',
+    folder: async () => refuse(),
+    datasetMeta: async () => refuse(),
+    readChunk: async (): Promise<Table> => refuse(),
+    writeChunk: async () => refuse(),
+    publish: async () => refuse(),
+  };
 }
 
 export interface RunOutcome {
@@ -57,6 +78,7 @@ export async function runInProcessDetailed(
   options: RunOptions = {},
 ): Promise<RunOutcome> {
   const maxRounds = options.maxRounds ?? 100;
+  const io = options.io ?? noFilesIO();
   const count = typeof chunks === 'function' ? meta.numChunks : chunks.length;
   const load = async (index: number): Promise<Chunk> => {
     if (typeof chunks === 'function') return chunks(index);
@@ -68,12 +90,34 @@ export async function runInProcessDetailed(
 
   let state = throughJson(analysis.init(params, meta));
   for (let round = 0; round < maxRounds; round++) {
-    let merged: unknown;
-    for (let index = 0; index < count; index++) {
-      const partial = decodePartial(encodePartial(analysis.map(await load(index), state, { round })));
-      merged = index === 0 ? partial : analysis.merge(merged, partial);
+    const context: MapContext = { round, io };
+    const input = analysis.roundInput?.(state) ?? null;
+    const partials: Array<() => Promise<unknown>> = [];
+    if (input === null) {
+      for (let index = 0; index < count; index++)
+        partials.push(async () => analysis.map(await load(index), state, context));
+    } else if (input.kind === 'chunks') {
+      const other = await io.datasetMeta(input.dataset);
+      let startRow = 0;
+      for (let index = 0; index < other.numChunks; index++) {
+        const start = startRow;
+        startRow += other.chunkRows[index] ?? 0;
+        partials.push(async () => {
+          const table = await io.readChunk(input.dataset, index);
+          return analysis.map({ index, numRows: table.numRows, startRow: start, table }, state, context);
+        });
+      }
+    } else {
+      const mapPartition = analysis.mapPartition?.bind(analysis);
+      if (!mapPartition) throw new Error(`${analysis.name} asked for partitions but has no mapPartition`);
+      for (let p = 0; p < input.count; p++) partials.push(async () => mapPartition(p, state, context));
     }
-    const outcome = analysis.finalize(merged, state);
+    let merged: unknown;
+    for (let i = 0; i < partials.length; i++) {
+      const partial = decodePartial(encodePartial(await partials[i]!()));
+      merged = i === 0 ? partial : analysis.merge(merged, partial);
+    }
+    const outcome = await analysis.finalize(merged, state, { io });
     if (outcome.done) return { result: outcome.result, rounds: round + 1 };
     state = throughJson(outcome.state);
   }

@@ -2,6 +2,7 @@ import { type Job, UnrecoverableError } from 'bullmq';
 import { encodePartial } from '../engine/codec.ts';
 import { getAnalysis } from '../engine/registry.ts';
 import { DatasetMissingError, type DatasetStore } from '../storage/datasetStore.ts';
+import { JobFiles } from '../storage/jobFiles.ts';
 import { UserError } from '../userError.ts';
 import type { JobRecords } from './jobRecords.ts';
 import type { ChunkTaskData } from './messages.ts';
@@ -10,6 +11,8 @@ import { chunkStartRows } from './taskPlan.ts';
 
 export interface ChunkTaskDeps {
   store: DatasetStore;
+  /** DATA_DIR, where the job folders live (storage/jobFiles.ts). */
+  dataDir: string;
   records: JobRecords;
   states: RoundStates;
   /** TASK_DELAY_MS: fault injection for tests. */
@@ -47,16 +50,29 @@ export async function runChunkTask(job: Job<ChunkTaskData>, deps: ChunkTaskDeps)
     throw new UnrecoverableError(`state of round ${task.round} of ${task.jobId} is gone`);
 
   try {
-    const meta = await deps.store.get(task.dataset);
-    if (!meta) throw new DatasetMissingError(`dataset '${task.dataset}' was deleted`);
-    const starts = chunkStartRows(meta);
-    const columns = analysis.columnsUsed(state);
+    const context = {
+      round: task.round,
+      io: new JobFiles(deps.store, deps.dataDir, task.jobId, task.tenant),
+    };
+    const last = task.firstChunk + task.chunkCount;
     let merged: unknown;
-    for (let index = task.firstChunk; index < task.firstChunk + task.chunkCount; index++) {
-      const table = await deps.store.readChunk(task.dataset, index, columns);
-      const chunk = { index, numRows: table.numRows, startRow: starts[index] ?? 0, table };
-      const partial = analysis.map(chunk, state, { round: task.round });
-      merged = index === task.firstChunk ? partial : analysis.merge(merged, partial);
+    if (task.input === 'partitions') {
+      if (!analysis.mapPartition) throw new UnrecoverableError(`${task.type} has no mapPartition`);
+      for (let p = task.firstChunk; p < last; p++) {
+        const partial = await analysis.mapPartition(p, state, context);
+        merged = p === task.firstChunk ? partial : analysis.merge(merged, partial);
+      }
+    } else {
+      const meta = await deps.store.get(task.dataset);
+      if (!meta) throw new DatasetMissingError(`dataset '${task.dataset}' was deleted`);
+      const starts = chunkStartRows(meta);
+      const columns = task.ownInput ? analysis.columnsUsed(state) : undefined;
+      for (let index = task.firstChunk; index < last; index++) {
+        const table = await deps.store.readChunk(task.dataset, index, columns);
+        const chunk = { index, numRows: table.numRows, startRow: starts[index] ?? 0, table };
+        const partial = await analysis.map(chunk, state, context);
+        merged = index === task.firstChunk ? partial : analysis.merge(merged, partial);
+      }
     }
     // Progress is bookkeeping, not part of the answer: not waiting for it saves a Redis round trip per
     // task (~6% of a summary job's time, measured). A late count after the job ended is a no-op.

@@ -4,15 +4,18 @@ import { decodePartial } from '../engine/codec.ts';
 import { getAnalysis } from '../engine/registry.ts';
 import type { DatasetMeta } from '../storage/datasetMeta.ts';
 import type { DatasetStore } from '../storage/datasetStore.ts';
+import { JobFiles, removeJobFiles } from '../storage/jobFiles.ts';
 import { UserError } from '../userError.ts';
 import { splitCommonParams } from './commonParams.ts';
 import type { JobRecord, JobRecords } from './jobRecords.ts';
 import { type ChunkTaskData, type CoordinatorData, chunkTaskId, parseChunkTaskKey } from './messages.ts';
 import type { RoundStates } from './roundState.ts';
-import { planTasks, type TaskRange } from './taskPlan.ts';
+import { planPartitionTasks, planTasks, type TaskRange } from './taskPlan.ts';
 
 export interface CoordinatorDeps {
   store: DatasetStore;
+  /** DATA_DIR: the job folders (storage/jobFiles.ts) live under it. */
+  dataDir: string;
   records: JobRecords;
   states: RoundStates;
   chunkQueue: Queue<ChunkTaskData>;
@@ -84,12 +87,16 @@ export async function runCoordinator(
     );
   }
   const { blocksPerRead, analysisParams } = splitCommonParams(record.params);
-  const tasks = planTasks(meta, blocksPerRead);
+  const io = new JobFiles(deps.store, deps.dataDir, jobId, record.tenant);
 
   try {
     for (;;) {
+      if (step === 'plan' && round === 0)
+        await deps.states.save(jobId, 0, analysis.init(analysisParams, meta));
+      const state = await deps.states.load(jobId, round);
+      if (state === undefined) throw new Error(`state of round ${round} of ${jobId} is gone`);
+      const plan = await planRound(analysis, state, meta, blocksPerRead, io);
       if (step === 'plan') {
-        if (round === 0) await deps.states.save(jobId, 0, analysis.init(analysisParams, meta));
         if (round >= deps.maxRounds) {
           throw new UserError(
             422,
@@ -97,14 +104,9 @@ export async function runCoordinator(
             `the analysis did not finish within ${deps.maxRounds} passes`,
           );
         }
-        const started = await deps.records.startRound(
-          jobId,
-          round,
-          meta.numChunks,
-          roundMessage(round, meta),
-        );
+        const started = await deps.records.startRound(jobId, round, plan.units, plan.message(round));
         if (!started) return 'ended';
-        await addChunkTasks(job, deps, record, round, tasks);
+        await addChunkTasks(job, deps, record, round, plan);
         step = 'wait';
         await job.updateData({ jobId, step, round });
       }
@@ -114,12 +116,12 @@ export async function runCoordinator(
         if (await job.moveToWaitingChildren(token)) throw new WaitingChildrenError();
         step = 'merge';
       }
-      const state = await deps.states.load(jobId, round);
-      const merged = await mergeRound(job, analysis, round, tasks);
-      const outcome = analysis.finalize(merged, state);
+      const merged = await mergeRound(job, analysis, round, plan.tasks);
+      const outcome = await analysis.finalize(merged, state, { io });
       if (outcome.done) {
         await deps.records.complete(jobId, JSON.stringify(outcome.result), meta.numRows * (round + 1));
         await deps.states.drop(jobId, round + 1);
+        await removeJobFiles(deps.dataDir, jobId);
         return 'completed';
       }
       round += 1;
@@ -135,8 +137,42 @@ export async function runCoordinator(
   }
 }
 
-function roundMessage(round: number, meta: DatasetMeta): string {
-  return `pass ${round + 1}: reading ${meta.numChunks} chunks`;
+/** What one round reads and how it is cut into tasks; derived from the round's state, so re-runs agree. */
+interface RoundPlan {
+  dataset: string;
+  input: 'chunks' | 'partitions';
+  tasks: TaskRange[];
+  /** Chunks (or partitions) in the round, for progress. */
+  units: number;
+  message(round: number): string;
+}
+
+async function planRound(
+  analysis: AnyAnalysis,
+  state: unknown,
+  meta: DatasetMeta,
+  blocksPerRead: number,
+  io: JobFiles,
+): Promise<RoundPlan> {
+  const input = analysis.roundInput?.(state) ?? null;
+  if (input?.kind === 'partitions') {
+    return {
+      dataset: meta.id,
+      input: 'partitions',
+      tasks: planPartitionTasks(input.count),
+      units: input.count,
+      message: (round) => `pass ${round + 1}: ${input.count} partitions`,
+    };
+  }
+  const source = input === null ? meta : await io.datasetMeta(input.dataset);
+  return {
+    dataset: source.id,
+    input: 'chunks',
+    tasks: planTasks(source, blocksPerRead),
+    units: source.numChunks,
+    message: (round) =>
+      `pass ${round + 1}: reading ${source.numChunks} chunks${source.id === meta.id ? '' : ` of ${source.name}`}`,
+  };
 }
 
 async function addChunkTasks(
@@ -144,13 +180,22 @@ async function addChunkTasks(
   deps: CoordinatorDeps,
   record: JobRecord,
   round: number,
-  tasks: TaskRange[],
+  plan: RoundPlan,
 ): Promise<void> {
   const parent = { id: job.id!, queue: job.queueQualifiedName };
+  const common = {
+    jobId: record.id,
+    tenant: record.tenant,
+    type: record.type,
+    dataset: plan.dataset,
+    input: plan.input,
+    ownInput: plan.input === 'chunks' && plan.dataset === record.dataset,
+    round,
+  };
   await deps.chunkQueue.addBulk(
-    tasks.map((task) => ({
+    plan.tasks.map((task) => ({
       name: record.type,
-      data: { jobId: record.id, type: record.type, dataset: record.dataset, round, ...task },
+      data: { ...common, ...task },
       // Fixed ids make a re-run of this step (after a crash) add nothing twice.
       opts: { ...CHUNK_TASK_OPTIONS, jobId: chunkTaskId(record.id, round, task.taskIndex), parent },
     })),
@@ -163,5 +208,6 @@ async function fail(deps: CoordinatorDeps, record: JobRecord, error: UserError):
     message: error.message,
     ...(error.details ? { details: error.details } : {}),
   });
+  await removeJobFiles(deps.dataDir, record.id);
   throw new UnrecoverableError(`${error.code}: ${error.message}`);
 }

@@ -9,8 +9,15 @@ export interface CoordinatorData {
 /** Data of a chunk task: map and merge chunks [firstChunk, firstChunk + chunkCount) for one round. */
 export interface ChunkTaskData {
   jobId: string;
+  /** The job's tenant: the owner of every dataset the task reads or writes. */
+  tenant: string;
   type: string;
+  /** The dataset whose chunks the task reads (the job's own, or another for a `chunks` round input). */
   dataset: string;
+  /** `partitions`: firstChunk..+chunkCount are partition numbers for `mapPartition`, not chunks. */
+  input: 'chunks' | 'partitions';
+  /** True when `dataset` is the job's own input, so its transforms and rowSelection apply. */
+  ownInput: boolean;
   round: number;
   taskIndex: number;
   firstChunk: number;

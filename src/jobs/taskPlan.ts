@@ -41,3 +41,10 @@ export function chunkStartRows(meta: DatasetMeta): number[] {
   }
   return starts;
 }
+
+/** One task per partition of a `partitions` round (their `rows` are unknown and counted as 0). */
+export function planPartitionTasks(count: number): TaskRange[] {
+  if (!Number.isInteger(count) || count < 1 || count > MAX_TASKS_PER_ROUND)
+    throw new Error(`a round may have 1..${MAX_TASKS_PER_ROUND} partitions, not ${count}`);
+  return Array.from({ length: count }, (_, p) => ({ taskIndex: p, firstChunk: p, chunkCount: 1, rows: 0 }));
+}

@@ -68,7 +68,15 @@ export async function startWorkerHost(
 
   const chunkWorker = new Worker<ChunkTaskData, string>(
     CHUNK_QUEUE,
-    (job) => runChunkTask(job, { store, records, states, delayMs: config.taskDelayMs, log }),
+    (job) =>
+      runChunkTask(job, {
+        store,
+        dataDir: config.dataDir,
+        records,
+        states,
+        delayMs: config.taskDelayMs,
+        log,
+      }),
     // One task at a time: tasks are CPU-bound, more per process would only interleave them.
     options(workerConnections[0]!, 1),
   );
@@ -82,7 +90,15 @@ export async function startWorkerHost(
 
   const coordinatorWorker = new Worker<CoordinatorData, string>(
     COORDINATOR_QUEUE,
-    (job, token) => runCoordinator(job, token, { store, records, states, chunkQueue, maxRounds: MAX_ROUNDS }),
+    (job, token) =>
+      runCoordinator(job, token, {
+        store,
+        dataDir: config.dataDir,
+        records,
+        states,
+        chunkQueue,
+        maxRounds: MAX_ROUNDS,
+      }),
     options(workerConnections[1]!, COORDINATOR_CONCURRENCY),
   );
   coordinatorWorker.on(
@@ -92,8 +108,12 @@ export async function startWorkerHost(
   for (const worker of [chunkWorker, coordinatorWorker])
     worker.on('error', (error) => log('worker error', error));
 
-  const stopWatchdog = startWatchdog(records, coordinatorQueue, config.jobStallSeconds * 1000, (error) =>
-    log('watchdog sweep failed', error),
+  const stopWatchdog = startWatchdog(
+    records,
+    coordinatorQueue,
+    config.jobStallSeconds * 1000,
+    (error) => log('watchdog sweep failed', error),
+    config.dataDir,
   );
   await Promise.all([chunkWorker.waitUntilReady(), coordinatorWorker.waitUntilReady()]);
 

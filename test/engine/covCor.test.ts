@@ -225,7 +225,7 @@ describe('covCor', () => {
 
     const ds = makeDataset(specs, 150);
     const state = covCor.init({ formula: '~ p + q + r', type: 'Cov' }, ds.meta) as CovCorState;
-    const [a, b, c] = ds.chunks.map((chunk) => covCor.map(chunk, state, { round: 0 })) as [
+    const [a, b, c] = ds.chunks.map((chunk) => covCor.map(chunk, state)) as [
       CovCorPartial,
       CovCorPartial,
       CovCorPartial,

@@ -195,7 +195,7 @@ describe('quantile', () => {
     const x = Array.from({ length: 45_000 }, () => random() * 7);
     const ds = makeDataset([{ name: 'x', type: 'numeric', values: x }], 15_000);
     const state = quantile.init({ variable: 'x', exact: false }, ds.meta) as QuantileState;
-    const [a, b, c] = ds.chunks.map((chunk) => quantile.map(chunk, state, { round: 0 })) as [
+    const [a, b, c] = ds.chunks.map((chunk) => quantile.map(chunk, state)) as [
       QuantilePartial,
       QuantilePartial,
       QuantilePartial,

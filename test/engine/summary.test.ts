@@ -323,7 +323,7 @@ describe('summary', () => {
       100,
     );
     const state = summary.init({ formula: '~ x + x:g + g' }, ds.meta) as SummaryState;
-    const [a, b, c] = ds.chunks.map((chunk) => summary.map(chunk, state, { round: 0 })) as [
+    const [a, b, c] = ds.chunks.map((chunk) => summary.map(chunk, state)) as [
       SummaryPartial,
       SummaryPartial,
       SummaryPartial,

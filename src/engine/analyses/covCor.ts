@@ -449,7 +449,7 @@ function finalize(partial: CovCorPartial, state: CovCorState): { done: true; res
   };
 }
 
-export const covCor: Analysis<CovCorParams, CovCorState, CovCorPartial, CovCorResult> = {
+export const covCor = {
   name: 'covCor',
   paramsSchema: CovCorParamsSchema,
   init,
@@ -457,4 +457,4 @@ export const covCor: Analysis<CovCorParams, CovCorState, CovCorPartial, CovCorRe
   map,
   merge,
   finalize,
-};
+} satisfies Analysis<CovCorParams, CovCorState, CovCorPartial, CovCorResult>;

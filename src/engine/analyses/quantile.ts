@@ -376,7 +376,7 @@ function toResult(
   };
 }
 
-export const quantile: Analysis<QuantileParams, QuantileState, QuantilePartial, QuantileResult> = {
+export const quantile = {
   name: 'quantile',
   paramsSchema: QuantileParamsSchema,
   init,
@@ -384,4 +384,4 @@ export const quantile: Analysis<QuantileParams, QuantileState, QuantilePartial, 
   map,
   merge,
   finalize,
-};
+} satisfies Analysis<QuantileParams, QuantileState, QuantilePartial, QuantileResult>;

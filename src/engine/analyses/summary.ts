@@ -571,7 +571,7 @@ function finalize(partial: SummaryPartial, state: SummaryState): { done: true; r
   return { done: true, result };
 }
 
-export const summary: Analysis<SummaryParams, SummaryState, SummaryPartial, SummaryResult> = {
+export const summary = {
   name: 'summary',
   paramsSchema: SummaryParamsSchema,
   init,
@@ -579,4 +579,4 @@ export const summary: Analysis<SummaryParams, SummaryState, SummaryPartial, Summ
   map,
   merge,
   finalize,
-};
+} satisfies Analysis<SummaryParams, SummaryState, SummaryPartial, SummaryResult>;
