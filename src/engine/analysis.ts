@@ -20,6 +20,12 @@ export interface MapContext {
   io: JobIO;
 }
 
+/** What `init` may know beyond the job's dataset: the metas of the datasets named by `extraInputs`. */
+export interface InitContext {
+  /** By id; the runner has checked each exists and belongs to the job's tenant (404 otherwise). */
+  datasets: ReadonlyMap<string, DatasetMeta>;
+}
+
 export interface FinalizeContext {
   io: JobIO;
 }
@@ -54,7 +60,9 @@ export interface Analysis<Params, State, Partial, Result> {
   readonly name: string;
   /** TypeBox schema of `params`; the API validates and documents requests with the same object. */
   readonly paramsSchema: TSchema;
-  init(params: Params, dataset: DatasetMeta): State;
+  init(params: Params, dataset: DatasetMeta, context: InitContext): State;
+  /** Ids of other datasets the job reads (rxMerge's `right`), so `init` can check their variables too. */
+  extraInputs?(params: Params): string[];
   /** Variables `map` reads, so chunk tasks can load only those columns. */
   columnsUsed(state: State): string[];
   map(chunk: Chunk, state: State, context: MapContext): Partial | Promise<Partial>;

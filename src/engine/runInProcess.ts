@@ -88,7 +88,9 @@ export async function runInProcessDetailed(
   };
   if (count === 0) throw new Error('runInProcess needs at least one chunk');
 
-  let state = throughJson(analysis.init(params, meta));
+  const datasets = new Map<string, DatasetMeta>();
+  for (const id of analysis.extraInputs?.(params) ?? []) datasets.set(id, await io.datasetMeta(id));
+  let state = throughJson(analysis.init(params, meta, { datasets }));
   for (let round = 0; round < maxRounds; round++) {
     const context: MapContext = { round, io };
     const input = analysis.roundInput?.(state) ?? null;

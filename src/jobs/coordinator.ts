@@ -7,6 +7,7 @@ import type { DatasetStore } from '../storage/datasetStore.ts';
 import { JobFiles, removeJobFiles } from '../storage/jobFiles.ts';
 import { UserError } from '../userError.ts';
 import { splitCommonParams } from './commonParams.ts';
+import { loadInitContext } from './initContext.ts';
 import type { JobRecord, JobRecords } from './jobRecords.ts';
 import { type ChunkTaskData, type CoordinatorData, chunkTaskId, parseChunkTaskKey } from './messages.ts';
 import type { RoundStates } from './roundState.ts';
@@ -91,8 +92,12 @@ export async function runCoordinator(
 
   try {
     for (;;) {
-      if (step === 'plan' && round === 0)
-        await deps.states.save(jobId, 0, analysis.init(analysisParams, meta));
+      if (step === 'plan' && round === 0) {
+        const context = await loadInitContext(analysis, analysisParams, record.tenant, (id) =>
+          deps.store.get(id),
+        );
+        await deps.states.save(jobId, 0, analysis.init(analysisParams, meta, context));
+      }
       const state = await deps.states.load(jobId, round);
       if (state === undefined) throw new Error(`state of round ${round} of ${jobId} is gone`);
       const plan = await planRound(analysis, state, meta, blocksPerRead, io);

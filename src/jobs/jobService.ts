@@ -6,6 +6,7 @@ import type { DatasetStore } from '../storage/datasetStore.ts';
 import { newId } from '../storage/ids.ts';
 import { UserError } from '../userError.ts';
 import { splitCommonParams } from './commonParams.ts';
+import { loadInitContext } from './initContext.ts';
 import { type JobRecord, JobRecords, type JobStatus } from './jobRecords.ts';
 import { bullPrefix, COORDINATOR_QUEUE, JobKeys } from './keys.ts';
 import type { CoordinatorData } from './messages.ts';
@@ -129,7 +130,11 @@ export class JobService {
     }
     if (meta.numRows === 0) throw new UserError(422, 'EMPTY_DATASET', `dataset '${datasetId}' has no rows`);
     // Planning checks variables, types and formula against the dataset: bad requests end here, unqueued.
-    analysis.init(analysisParams, meta);
+    analysis.init(
+      analysisParams,
+      meta,
+      await loadInitContext(analysis, analysisParams, tenant, (id) => this.store.get(id)),
+    );
 
     const id = newId('job');
     const record = await this.records.create({ id, tenant, type, dataset: datasetId, params });
