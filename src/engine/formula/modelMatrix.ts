@@ -406,8 +406,15 @@ export function fillModelMatrix(plan: ModelMatrixPlan, table: Table, out?: Float
     let stride = 1;
     for (const source of factors) {
       const { codes } = reader.factor(source);
-      for (let r = 0; r < n; r++) cells[r] = (cells[r] as number) + (codes[rowAt(r)] as number) * stride;
-      stride *= source.levels.length;
+      const size = source.levels.length;
+      for (let r = 0; r < n; r++) {
+        const code = codes[rowAt(r)] as number;
+        // A code outside the levels would land in another cell's column: corrupt data, not user input.
+        if (code < 0 || code >= size)
+          throw new Error(`'${source.label}' has code ${code} outside its ${size} levels`);
+        cells[r] = (cells[r] as number) + code * stride;
+      }
+      stride *= size;
     }
     for (let r = 0; r < n; r++) {
       const at = position[term.firstColumn + (cells[r] as number)] as number;
