@@ -253,7 +253,6 @@ export class Compiler implements CallContext {
       const integer = INTEGER_PRESERVING.has(op) && l.type === 'integer' && r.type === 'integer';
       return this.arith(op, l, r, integer ? 'integer' : 'numeric');
     }
-    const timeLike = isPlainNumber(l) ? r : l;
     if (op === '+' || op === '-') {
       if (l.type === 'date' && isPlainNumber(r)) return this.arith(op, l, r, 'date');
       if (op === '+' && r.type === 'date' && isPlainNumber(l)) return this.arith(op, l, r, 'date');
@@ -270,7 +269,7 @@ export class Compiler implements CallContext {
     }
     return this.typeError(
       `'${op}' is not defined for ${l.what} and ${r.what} (dates take + and - of days, timestamps of seconds; date - date gives days)`,
-      op === '+' || op === '-' ? column : timeLike.column,
+      column,
     );
   }
 
@@ -599,7 +598,9 @@ export class Compiler implements CallContext {
         why === undefined ? '' : ` (${why})`,
       );
     }
-    return spec.compile(this.matchArgs(spec, call), call, this);
+    const node = spec.compile(this.matchArgs(spec, call), call, this);
+    // A call's value starts where the call does (I(x) is x's node, reported at the I).
+    return node.column === call.column ? node : { ...node, column: call.column };
   }
 
   /** R's argument matching, without partial names: named arguments first, then positions in order. */

@@ -78,7 +78,7 @@ const PERCENT_OPS: ReadonlyMap<string, Operator> = new Map([
 ]);
 
 const DECIMAL = /^(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?/;
-const DECIMAL_BAD_EXPONENT = /^(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][+-]?(?![0-9])/;
+const DECIMAL_BAD_EXPONENT = /^(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE](?![+-]?[0-9])/;
 const HEX = /^0[xX][0-9a-fA-F]+/;
 const DIGIT = /[0-9]/;
 const NAME_START = /[\p{L}]/u;
