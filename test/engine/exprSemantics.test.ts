@@ -211,6 +211,17 @@ describe('comparison and logic', () => {
     assert.deepEqual(evaluate('is.na(z / 0 * 0)', zero), [true, true], '0/0 and Inf*0 are NaN');
     assert.deepEqual(evaluate('is.na(NaN)', zero), [true, true]);
     assert.deepEqual(evaluate('is.na(NA)', zero), [true, true]);
+    const kinds: ColumnSpec[] = [
+      { name: 'f', type: 'factor', values: ['a', null, 'b'], levels: ['a', 'b'] },
+      { name: 's', type: 'string', values: [null, 'x', 'y'] },
+      { name: 'l', type: 'logical', values: [true, false, null] },
+      { name: 'n', type: 'numeric', values: [1, null, 0] },
+    ];
+    assert.deepEqual(evaluate('!is.na(f)', kinds), [true, false, true]);
+    assert.deepEqual(evaluate('!is.na(s)', kinds), [false, true, true]);
+    assert.deepEqual(evaluate('!is.na(l)', kinds), [true, true, false]);
+    assert.deepEqual(evaluate('!(is.na(n))', kinds), [true, false, true]);
+    assert.deepEqual(evaluate('!!is.na(n)', kinds), [false, true, false]);
   });
 });
 
@@ -599,6 +610,19 @@ describe('dates and timestamps', () => {
 });
 
 describe('rowSelection', () => {
+  it('keeps a row of a & b & c only when all three are TRUE (NA drops it)', () => {
+    const columns: ColumnSpec[] = [
+      { name: 'p', type: 'logical', values: [true, true, true, null, false, true, true, null] },
+      { name: 'q', type: 'logical', values: [true, true, null, true, true, false, true, null] },
+      { name: 'v', type: 'numeric', values: [1, null, 1, 1, 1, 1, 5, 1] },
+      { name: 'i', type: 'integer', values: [0, 1, 2, 3, 4, 5, 6, 7] },
+    ];
+    const result = run({ rowSelection: 'p & q & v < 2' }, columns, ['i'], 3);
+    assert.deepEqual(result.values['i'], [0]);
+    const either = run({ rowSelection: '(p & v < 2) & (q | is.na(q))' }, columns, ['i'], 3);
+    assert.deepEqual(either.values['i'], [0, 2]);
+  });
+
   it('keeps only rows where the condition is TRUE (NA and FALSE dropped), after the transforms', () => {
     const result = run({ transforms: { ratio: 'x / y' }, rowSelection: 'ratio > 1 | is.na(y)' }, NUMBERS, [
       'x',

@@ -217,6 +217,7 @@ export class Compiler implements CallContext {
   }
 
   private not(x: LglNode): LglNode {
+    if (x.negated !== undefined) return x.negated();
     const buffer = u8Buffer();
     return lglNode(x.column, [x], (b) => {
       const out = buffer();
@@ -238,13 +239,16 @@ export class Compiler implements CallContext {
     const role = `'${op}'`;
     const l = this.logical(left, role);
     const r = this.logical(right, role);
-    const kernel = op === '&' || op === '&&' ? andVV : orVV;
+    const and = op === '&' || op === '&&';
+    const kernel = and ? andVV : orVV;
     const buffer = u8Buffer();
-    return lglNode(l.column, [l, r], (b) => {
+    const node = lglNode(l.column, [l, r], (b) => {
       const out = buffer();
       kernel(l.run(b), r.run(b), out, b.length);
       return out;
     });
+    if (!and || node.constant) return node;
+    return { ...node, conjuncts: [...(l.conjuncts ?? [l]), ...(r.conjuncts ?? [r])] };
   }
 
   /** Arithmetic, with R's rules for dates: date +- days, date - date = days, timestamp +- seconds. */

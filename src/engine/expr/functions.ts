@@ -26,6 +26,7 @@ import {
   f64Buffer,
   facConstant,
   i32Buffer,
+  type LglNode,
   lglConstant,
   type Node,
   type NumNode,
@@ -192,41 +193,50 @@ function extremum(max: boolean): FunctionSpec {
   });
 }
 
-const isNa = spec(['x'], ['x'], (args, call, cx) => {
-  const x = arg(args, 'x', cx);
+/** is.na(x), or !is.na(x) when `negate`: never NA; NaN counts as NA, as R's is.na(NaN) is TRUE. */
+export function isNaNode(x: Node, column: number, negate: boolean): LglNode {
+  const missing = negate ? 0 : 2;
+  const present = 2 - missing;
   const buffer = u8Buffer();
+  let node: LglNode;
   switch (x.repr) {
     case 'num':
-      return lglNode(call.column, [x], (b) => {
+      node = lglNode(column, [x], (b) => {
         const a = x.run(b);
         const out = buffer();
-        // NaN counts as NA, as R's is.na(NaN) is TRUE.
-        for (let i = 0, n = b.length; i < n; i++) out[i] = 2 * +Number.isNaN(a[i] as number);
+        for (let i = 0, n = b.length; i < n; i++) out[i] = Number.isNaN(a[i] as number) ? missing : present;
         return out;
       });
+      break;
     case 'lgl':
-      return lglNode(call.column, [x], (b) => {
+      node = lglNode(column, [x], (b) => {
         const a = x.run(b);
         const out = buffer();
-        for (let i = 0, n = b.length; i < n; i++) out[i] = a[i] === 1 ? 2 : 0;
+        for (let i = 0, n = b.length; i < n; i++) out[i] = a[i] === 1 ? missing : present;
         return out;
       });
+      break;
     case 'fac':
-      return lglNode(call.column, [x], (b) => {
+      node = lglNode(column, [x], (b) => {
         const a = x.run(b);
         const out = buffer();
-        for (let i = 0, n = b.length; i < n; i++) out[i] = (a[i] as number) < 0 ? 2 : 0;
+        for (let i = 0, n = b.length; i < n; i++) out[i] = (a[i] as number) < 0 ? missing : present;
         return out;
       });
+      break;
     case 'str':
-      return lglNode(call.column, [x], (b) => {
+      node = lglNode(column, [x], (b) => {
         const a = x.run(b);
         const out = buffer();
-        for (let i = 0, n = b.length; i < n; i++) out[i] = (a[i] ?? null) === null ? 2 : 0;
+        for (let i = 0, n = b.length; i < n; i++) out[i] = (a[i] ?? null) === null ? missing : present;
         return out;
       });
+      break;
   }
-});
+  return node.constant ? node : { ...node, negated: () => isNaNode(x, column, !negate) };
+}
+
+const isNa = spec(['x'], ['x'], (args, call, cx) => isNaNode(arg(args, 'x', cx), call.column, false));
 
 function isMissingConstant(node: Node): boolean {
   if (!node.constant) return false;

@@ -76,6 +76,10 @@ export interface LglNode extends NodeBase {
   readonly type: 'logical';
   readonly value: number;
   run(block: Block): Uint8Array;
+  /** The node's negation in one pass, when it has a cheaper one than `!` over its result (!is.na). */
+  readonly negated?: () => LglNode;
+  /** For `a & b & ...`: the operands, so rowSelection can keep rows where all are TRUE in one pass. */
+  readonly conjuncts?: readonly LglNode[];
 }
 
 export interface FacNode extends NodeBase {

@@ -17,7 +17,16 @@ import { Compiler, type Scope } from './compile.ts';
 import { FUNCTIONS, REFUSED_FUNCTIONS } from './functions.ts';
 import { type Binding, storedNode } from './inputs.ts';
 import { clip } from './lexer.ts';
-import { BLOCK_ROWS, type LglNode, moveBlock, type Node, newBlock, type StrVec, type Vec } from './nodes.ts';
+import {
+  BLOCK_ROWS,
+  type Block,
+  type LglNode,
+  moveBlock,
+  type Node,
+  newBlock,
+  type StrVec,
+  type Vec,
+} from './nodes.ts';
 import { type OutputColumn, outputColumn } from './output.ts';
 import { parseExpression } from './parser.ts';
 import { LIMITS, type Source } from './source.ts';
@@ -308,6 +317,36 @@ class CompiledRowOps implements RowOps {
     return vector;
   }
 
+  /**
+   * Fills `keep` with the block rows where the selection is TRUE and returns their count. A selection
+   * `a & b & ...` is not materialised: a row is kept when every operand is TRUE (code 2), which the
+   * bitwise AND of the codes tells in one pass (2 & 2 = 2; 2 & 1, 1 & 1 and 0 & x are below 2).
+   */
+  private select(selection: LglNode, block: Block, keep: Int32Array, scratch: Uint8Array): number {
+    const n = block.length;
+    let codes: Uint8Array;
+    const parts = selection.conjuncts;
+    if (parts === undefined) {
+      codes = selection.run(block);
+    } else {
+      const first = (parts[0] as LglNode).run(block);
+      const second = (parts[1] as LglNode).run(block);
+      for (let i = 0; i < n; i++) scratch[i] = (first[i] as number) & (second[i] as number);
+      for (let p = 2; p < parts.length; p++) {
+        const next = (parts[p] as LglNode).run(block);
+        for (let i = 0; i < n; i++) scratch[i] = (scratch[i] as number) & (next[i] as number);
+      }
+      codes = scratch;
+    }
+    let count = 0;
+    for (let i = 0; i < n; i++) {
+      // Branch-free: always write, advance only past kept rows (TRUE is 2; FALSE 0 and NA 1 are dropped).
+      keep[count] = i;
+      count += (codes[i] as number) >> 1;
+    }
+    return count;
+  }
+
   apply(table: Table, columns: readonly string[]): Table {
     const plan = this.plan(columns);
     const numRows = table.numRows;
@@ -329,6 +368,7 @@ class CompiledRowOps implements RowOps {
     const transforms = this.transforms;
     const keep = new Int32Array(BLOCK_ROWS);
     const compactors = plan.carried.map(() => new Compactor());
+    const conjunctScratch = new Uint8Array(BLOCK_ROWS);
     let kept = 0;
     for (let start = 0; start < numRows; start += BLOCK_ROWS) {
       const n = Math.min(BLOCK_ROWS, numRows - start);
@@ -336,13 +376,7 @@ class CompiledRowOps implements RowOps {
       for (const index of plan.beforeSelection)
         results[index] = (transforms[index] as CompiledTransform).node.run(block);
       if (selection !== null) {
-        const selected = selection.run(block);
-        let count = 0;
-        for (let i = 0; i < n; i++) {
-          // Branch-free: always write, advance only past kept rows (code 2 = TRUE; FALSE 0 and NA 1 are dropped).
-          keep[count] = i;
-          count += (selected[i] as number) >> 1;
-        }
+        const count = this.select(selection, block, keep, conjunctScratch);
         if (count < n) {
           plan.carried.forEach((index, c) => {
             results[index] = (compactors[c] as Compactor).compact(results[index] as Vec, keep, count);
