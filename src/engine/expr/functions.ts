@@ -116,13 +116,12 @@ function plainNumber(node: Node, role: string, cx: CallContext): NumNode {
 const log = spec(['x', 'base'], ['x'], (args, call, cx) => {
   const x = plainNumber(arg(args, 'x', cx), 'log()', cx);
   const baseAst = args.get('base');
-  const ln = withKernel('log', x, call);
-  if (baseAst === undefined) return ln;
+  if (baseAst === undefined) return withKernel('log', x, call);
   const base = plainNumber(cx.compile(baseAst), "log()'s base", cx);
+  // As R: bases 10 and 2 use their own (exact at powers) functions, others log(x) / log(base).
   if (base.constant && base.value === 10) return withKernel('log10', x, call);
   if (base.constant && base.value === 2) return withKernel('log2', x, call);
-  const lnBase = withKernel('log', base, call);
-  return cx.arith('/', ln, lnBase);
+  return cx.arith('/', withKernel('log', x, call), withKernel('log', base, call));
 });
 
 function withKernel(fn: MathFn, x: NumNode, call: CallNode): NumNode {
