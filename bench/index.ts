@@ -1,13 +1,23 @@
 /**
  * `npm run bench`: every benchmark, one after the other. Each prints medians of several runs and ratios
- * against a baseline measured in the same process. BENCH_ONLY=import|jobs|linalg runs one of them.
+ * against a baseline measured in the same process. BENCH_ONLY=<name> runs one of them (names below).
  */
+import { benchExpr } from './expr.ts';
 import { benchImport } from './import.ts';
 import { benchJobs } from './jobs.ts';
 import { benchLinalg } from './linalg.ts';
 
+const benches: Record<string, () => Promise<void>> = {
+  import: benchImport,
+  jobs: benchJobs,
+  expr: benchExpr,
+  linalg: benchLinalg,
+};
+
 const only = process.env['BENCH_ONLY'];
-if (!only || only === 'import') await benchImport();
-if (!only || only === 'jobs') await benchJobs();
-if (!only || only === 'linalg') await benchLinalg();
+if (only !== undefined && !(only in benches)) {
+  console.error(`BENCH_ONLY=${only}: no such benchmark (${Object.keys(benches).join(', ')})`);
+  process.exit(2);
+}
+for (const [name, run] of Object.entries(benches)) if (!only || only === name) await run();
 process.exit(0);

@@ -267,6 +267,42 @@ export function readFactorCodes(table: Table, name: string, levels?: readonly st
   return { codes, valid: validityOf(batches, numRows) };
 }
 
+/**
+ * Reads a string (Arrow Utf8) column as JS strings, null for missing rows. Costs a decode per row, so
+ * it is meant for the few expressions that work on text (equality, %in%), not for hot numeric loops.
+ */
+export function readStrings(table: Table, name: string): (string | null)[] {
+  const batches = columnData(table, name);
+  const out = new Array<string | null>(table.numRows).fill(null);
+  let at = 0;
+  for (const data of batches) {
+    const length = data.length;
+    if (DataType.isNull(data.type)) {
+      at += length;
+      continue;
+    }
+    if (!DataType.isUtf8(data.type)) {
+      throw new EngineError('WRONG_VARIABLE_TYPE', `variable '${name}' is not stored as a string`, 422, {
+        variable: name,
+      });
+    }
+    // Utf8 offsets are sliced to the batch but index the batch's whole value buffer.
+    const offsets = data.valueOffsets as Int32Array;
+    const bytes = data.values as Uint8Array;
+    const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const valid = hasNulls(data) ? (data.nullBitmap as Uint8Array) : null;
+    for (let i = 0; i < length; i++) {
+      if (valid !== null) {
+        const bit = data.offset + i;
+        if ((((valid[bit >> 3] ?? 0) >> (bit & 7)) & 1) === 0) continue;
+      }
+      out[at + i] = text.toString('utf8', offsets[i] as number, offsets[i + 1] as number);
+    }
+    at += length;
+  }
+  return out;
+}
+
 /** Number of missing rows in a validity mask. */
 export function countMissing(valid: Uint8Array | null, numRows: number): number {
   if (valid === null) return 0;
@@ -365,6 +401,7 @@ export class ChunkColumns {
   private readonly numericColumns = new Map<string, NumericColumn>();
   private readonly usable = new Map<string, Uint8Array | null>();
   private readonly factorColumns = new Map<string, FactorColumn>();
+  private readonly stringColumns = new Map<string, (string | null)[]>();
 
   constructor(readonly table: Table) {}
 
@@ -399,6 +436,15 @@ export class ChunkColumns {
     if (column === undefined) {
       column = readFactorCodes(this.table, name, levels);
       this.factorColumns.set(name, column);
+    }
+    return column;
+  }
+
+  strings(name: string): (string | null)[] {
+    let column = this.stringColumns.get(name);
+    if (column === undefined) {
+      column = readStrings(this.table, name);
+      this.stringColumns.set(name, column);
     }
     return column;
   }

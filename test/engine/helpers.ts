@@ -130,7 +130,8 @@ export function makeDataset(columns: readonly ColumnSpec[], rowsPerChunk: number
     from += rowsPerChunk, index++
   ) {
     const to = Math.min(numRows, from + rowsPerChunk);
-    const vectors: Record<string, Vector> = {};
+    // No prototype: a column may be called __proto__ or constructor.
+    const vectors = Object.create(null) as Record<string, Vector>;
     columns.forEach((c, i) => {
       vectors[c.name] = vectorOf(c, from, to, (variables[i] as VarInfo).levels ?? []);
     });
