@@ -2,6 +2,7 @@ import type { Table } from 'apache-arrow';
 import type { DatasetMeta } from '../storage/datasetMeta.ts';
 import type { AnyAnalysis, Chunk, MapContext } from './analysis.ts';
 import { decodePartial, encodePartial } from './codec.ts';
+import { planInput } from './commonParams.ts';
 import type { JobIO } from './jobIO.ts';
 
 /**
@@ -90,16 +91,26 @@ export async function runInProcessDetailed(
   };
   if (count === 0) throw new Error('runInProcess needs at least one chunk');
 
+  // The common params (transforms, rowSelection, blocksPerRead) are the runner's, as on the queue.
+  const input = planInput((params ?? {}) as Record<string, unknown>, meta);
   const datasets = new Map<string, DatasetMeta>();
-  for (const id of analysis.extraInputs?.(params) ?? []) datasets.set(id, await io.datasetMeta(id));
-  let state = throughJson(analysis.init(params, meta, { datasets }));
+  for (const id of analysis.extraInputs?.(input.analysisParams) ?? [])
+    datasets.set(id, await io.datasetMeta(id));
+  let state = throughJson(analysis.init(input.analysisParams, input.meta, { datasets }));
+  const rowOps = input.rowOps;
+  const loadInput = async (index: number): Promise<Chunk> => {
+    const chunk = await load(index);
+    if (!rowOps) return chunk;
+    const table = rowOps.apply(chunk.table, analysis.columnsUsed(state));
+    return { ...chunk, numRows: table.numRows, table };
+  };
   for (let round = 0; round < maxRounds; round++) {
     const context: MapContext = { round, io };
     const input = analysis.roundInput?.(state) ?? null;
     const partials: Array<() => Promise<unknown>> = [];
     if (input === null) {
       for (let index = 0; index < count; index++)
-        partials.push(async () => analysis.map(await load(index), state, context));
+        partials.push(async () => analysis.map(await loadInput(index), state, context));
     } else if (input.kind === 'chunks') {
       const other = await io.datasetMeta(input.dataset);
       let startRow = 0;

@@ -1,6 +1,8 @@
 import { type Job, UnrecoverableError } from 'bullmq';
 import { encodePartial } from '../engine/codec.ts';
+import { compileRowOps, type RowOps, type RowOpsSpec } from '../engine/expr/index.ts';
 import { getAnalysis } from '../engine/registry.ts';
+import type { DatasetMeta } from '../storage/datasetMeta.ts';
 import { DatasetMissingError, type DatasetStore } from '../storage/datasetStore.ts';
 import { JobFiles } from '../storage/jobFiles.ts';
 import { UserError } from '../userError.ts';
@@ -18,6 +20,19 @@ export interface ChunkTaskDeps {
   /** TASK_DELAY_MS: fault injection for tests. */
   delayMs: number;
   log: (message: string, error?: unknown) => void;
+}
+
+/** Compiled transforms of the few jobs a worker is serving: every task of a job compiles the same text. */
+const rowOpsCache = new Map<string, RowOps>();
+
+function compiledRowOps(jobId: string, spec: RowOpsSpec, meta: DatasetMeta): RowOps | null {
+  const cached = rowOpsCache.get(jobId);
+  if (cached) return cached;
+  const rowOps = compileRowOps(spec, meta.variables);
+  if (!rowOps) return null;
+  if (rowOpsCache.size >= 16) rowOpsCache.delete(rowOpsCache.keys().next().value as string);
+  rowOpsCache.set(jobId, rowOps);
+  return rowOps;
 }
 
 /** Fails the job with the user's error and stops retries of this task (retrying cannot help). */
@@ -67,8 +82,11 @@ export async function runChunkTask(job: Job<ChunkTaskData>, deps: ChunkTaskDeps)
       if (!meta) throw new DatasetMissingError(`dataset '${task.dataset}' was deleted`);
       const starts = chunkStartRows(meta);
       const columns = task.ownInput ? analysis.columnsUsed(state) : undefined;
+      const rowOps = task.ownInput && task.rowOps ? compiledRowOps(task.jobId, task.rowOps, meta) : null;
+      const read = rowOps && columns ? rowOps.inputsFor(columns) : columns;
       for (let index = task.firstChunk; index < last; index++) {
-        const table = await deps.store.readChunk(task.dataset, index, columns);
+        const stored = await deps.store.readChunk(task.dataset, index, read);
+        const table = rowOps && columns ? rowOps.apply(stored, columns) : stored;
         const chunk = { index, numRows: table.numRows, startRow: starts[index] ?? 0, table };
         const partial = await analysis.map(chunk, state, context);
         merged = index === task.firstChunk ? partial : analysis.merge(merged, partial);

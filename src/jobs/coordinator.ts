@@ -1,12 +1,13 @@
 import { type Job, type Queue, UnrecoverableError, WaitingChildrenError } from 'bullmq';
 import type { AnyAnalysis } from '../engine/analysis.ts';
 import { decodePartial } from '../engine/codec.ts';
+import { planInput } from '../engine/commonParams.ts';
+import type { RowOpsSpec } from '../engine/expr/index.ts';
 import { getAnalysis } from '../engine/registry.ts';
 import type { DatasetMeta } from '../storage/datasetMeta.ts';
 import type { DatasetStore } from '../storage/datasetStore.ts';
 import { JobFiles, removeJobFiles } from '../storage/jobFiles.ts';
 import { UserError } from '../userError.ts';
-import { splitCommonParams } from './commonParams.ts';
 import { loadInitContext } from './initContext.ts';
 import type { JobRecord, JobRecords } from './jobRecords.ts';
 import { type ChunkTaskData, type CoordinatorData, chunkTaskId, parseChunkTaskKey } from './messages.ts';
@@ -87,20 +88,21 @@ export async function runCoordinator(
       new UserError(409, 'DATASET_DELETED', `the dataset '${record.dataset}' was deleted`),
     );
   }
-  const { blocksPerRead, analysisParams } = splitCommonParams(record.params);
   const io = new JobFiles(deps.store, deps.dataDir, jobId, record.tenant, record.dataset);
 
   try {
+    const { blocksPerRead, analysisParams, meta: inputMeta, rowOps } = planInput(record.params, meta);
     for (;;) {
       if (step === 'plan' && round === 0) {
         const context = await loadInitContext(analysis, analysisParams, record.tenant, (id) =>
           deps.store.get(id),
         );
-        await deps.states.save(jobId, 0, analysis.init(analysisParams, meta, context));
+        await deps.states.save(jobId, 0, analysis.init(analysisParams, inputMeta, context));
       }
       const state = await deps.states.load(jobId, round);
       if (state === undefined) throw new Error(`state of round ${round} of ${jobId} is gone`);
       const plan = await planRound(analysis, state, meta, blocksPerRead, io);
+      const rowOpsSpec = rowOps ? rowOpsSpecOf(record.params) : undefined;
       if (step === 'plan') {
         if (round >= deps.maxRounds) {
           throw new UserError(
@@ -111,7 +113,7 @@ export async function runCoordinator(
         }
         const started = await deps.records.startRound(jobId, round, plan.units, plan.message(round));
         if (!started) return 'ended';
-        await addChunkTasks(job, deps, record, round, plan);
+        await addChunkTasks(job, deps, record, round, plan, rowOpsSpec);
         step = 'wait';
         await job.updateData({ jobId, step, round });
       }
@@ -140,6 +142,14 @@ export async function runCoordinator(
     if (error instanceof UserError) return fail(deps, record, error);
     throw error;
   }
+}
+
+/** The transforms and rowSelection of a job's params, as chunk tasks need them. */
+function rowOpsSpecOf(params: Record<string, unknown>): RowOpsSpec {
+  const spec: RowOpsSpec = {};
+  if (params['transforms'] !== undefined) spec.transforms = params['transforms'] as Record<string, string>;
+  if (params['rowSelection'] !== undefined) spec.rowSelection = params['rowSelection'] as string;
+  return spec;
 }
 
 /** What one round reads and how it is cut into tasks; derived from the round's state, so re-runs agree. */
@@ -186,6 +196,7 @@ async function addChunkTasks(
   record: JobRecord,
   round: number,
   plan: RoundPlan,
+  rowOps: RowOpsSpec | undefined,
 ): Promise<void> {
   const parent = { id: job.id!, queue: job.queueQualifiedName };
   const common = {
@@ -196,6 +207,7 @@ async function addChunkTasks(
     input: plan.input,
     ownInput: plan.input === 'chunks' && plan.dataset === record.dataset,
     round,
+    ...(rowOps ? { rowOps } : {}),
   };
   await deps.chunkQueue.addBulk(
     plan.tasks.map((task) => ({

@@ -1,11 +1,11 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Value } from 'typebox/value';
+import { planInput, splitParams } from '../engine/commonParams.ts';
 import { analyses, getAnalysis } from '../engine/registry.ts';
 import type { DatasetStore } from '../storage/datasetStore.ts';
 import { newId } from '../storage/ids.ts';
 import { UserError } from '../userError.ts';
-import { splitCommonParams } from './commonParams.ts';
 import { loadInitContext } from './initContext.ts';
 import { type JobRecord, JobRecords, type JobStatus } from './jobRecords.ts';
 import { bullPrefix, COORDINATOR_QUEUE, JobKeys } from './keys.ts';
@@ -105,7 +105,7 @@ export class JobService {
         known: this.knownTypes(),
       });
     }
-    const { analysisParams } = splitCommonParams(params);
+    const { analysisParams } = splitParams(params);
     if (!Value.Check(analysis.paramsSchema, analysisParams)) {
       const fields = Value.Errors(analysis.paramsSchema, analysisParams).map((e) => ({
         field: `params${e.instancePath}`,
@@ -130,10 +130,11 @@ export class JobService {
     }
     if (meta.numRows === 0) throw new UserError(422, 'EMPTY_DATASET', `dataset '${datasetId}' has no rows`);
     // Planning checks variables, types and formula against the dataset: bad requests end here, unqueued.
+    const input = planInput(params, meta);
     analysis.init(
-      analysisParams,
-      meta,
-      await loadInitContext(analysis, analysisParams, tenant, (id) => this.store.get(id)),
+      input.analysisParams,
+      input.meta,
+      await loadInitContext(analysis, input.analysisParams, tenant, (id) => this.store.get(id)),
     );
 
     const id = newId('job');

@@ -1,3 +1,5 @@
+import type { RowOpsSpec } from '../engine/expr/index.ts';
+
 /** Data of a coordinator job (one per analysis job; its BullMQ id is the job id). */
 export interface CoordinatorData {
   jobId: string;
@@ -18,6 +20,8 @@ export interface ChunkTaskData {
   input: 'chunks' | 'partitions';
   /** True when `dataset` is the job's own input, so its transforms and rowSelection apply. */
   ownInput: boolean;
+  /** The job's transforms and rowSelection, when it has any (applied to its own input's chunks). */
+  rowOps?: RowOpsSpec;
   round: number;
   taskIndex: number;
   firstChunk: number;

@@ -296,7 +296,7 @@ describe('covCor', () => {
     code({ formula: 'x ~ d' }, 'INVALID_FORMULA');
     code({ formula: '~ .' }, 'INVALID_FORMULA');
     code({ formula: '~ x + dd' }, 'UNKNOWN_VARIABLE');
-    code({ formula: '~ x + log(x)' }, 'NOT_IMPLEMENTED', 501);
+    code({ formula: '~ x + log(s)' }, 'WRONG_VARIABLE_TYPE', 422);
     code({ formula: '~ x', type: 'corr' }, 'INVALID_PARAMS');
     code({ formula: '~ x', pweights: 'x', fweights: 'x' }, 'INVALID_PARAMS');
   });

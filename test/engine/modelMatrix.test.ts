@@ -406,6 +406,6 @@ describe('model matrix: refusals', () => {
     code(() => plan('y ~ a:b:F(age)', { maxColumns: 20 }), 'TOO_MANY_COLUMNS', 422);
     code(() => plan('y ~ F(a, 0, 2)'), 'INVALID_FORMULA', 400);
     code(() => plan('y ~ F(x, 0, 5000000)'), 'TOO_MANY_LEVELS', 422);
-    code(() => plan('y ~ log(x)'), 'NOT_IMPLEMENTED', 501);
+    code(() => plan('y ~ log(s)'), 'WRONG_VARIABLE_TYPE', 422);
   });
 });

@@ -185,6 +185,7 @@ describe('summary terms', () => {
     await fails('~ F(empty)', 'NO_VALID_VALUES', 422, /give them as F\(empty, low, high\)/);
     await fails('~ y + aeg', 'UNKNOWN_VARIABLE', 400, /'aeg' at column 7; did you mean 'age'\?/);
     await fails('~ y +', 'INVALID_FORMULA', 400, /column 6/);
-    await fails('~ log(y)', 'NOT_IMPLEMENTED', 501);
+    await fails('~ log(s)', 'WRONG_VARIABLE_TYPE', 422);
+    await fails('~ lgo(y)', 'UNKNOWN_FUNCTION', 400);
   });
 });

@@ -83,12 +83,56 @@ describe('formula terms through the job engine', () => {
     }
   });
 
-  it('in-line functions answer 501 until the expression language lands; bad F() ranges 400', async () => {
+  it('in-line functions, transforms and rowSelection: values computed here from the CSV', async () => {
+    interface Stats {
+      stats: { name: string; mean: number; validObs: number; min: number; max: number }[];
+    }
+    const result = await runJob<Stats>(server.url, {
+      type: 'summary',
+      dataset,
+      params: {
+        formula: '~ log(Age) + ageYears + pow(Number, 2)',
+        transforms: { ageYears: 'Age / 12', old: 'Age > 100' },
+        rowSelection: 'old & Kyphosis == "absent"',
+      },
+    });
+    const kept = rows.filter((r) => r.age > 100 && r.kyphosis === 'absent');
+    assert.ok(kept.length > 5 && kept.length < rows.length, 'the selection keeps some rows, not all');
+    const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+    const expected: Record<string, number[]> = {
+      'log(Age)': kept.map((r) => Math.log(r.age)),
+      ageYears: kept.map((r) => r.age / 12),
+      'pow(Number, 2)': kept.map((r) => r.number ** 2),
+    };
+    assert.deepEqual(
+      result.stats.map((s) => s.name),
+      Object.keys(expected),
+    );
+    for (const stat of result.stats) {
+      const values = expected[stat.name] as number[];
+      assert.equal(stat.validObs, values.length, stat.name);
+      assert.ok(Math.abs(stat.mean - mean(values)) <= 1e-12 * Math.abs(mean(values)), stat.name);
+      assert.equal(stat.min, Math.min(...values), stat.name);
+      assert.equal(stat.max, Math.max(...values), stat.name);
+    }
+  });
+
+  it('bad expressions and bad F() ranges are refused before queueing', async () => {
     const inline = await request(server.url)
       .post('/v1/jobs')
-      .send({ type: 'summary', dataset, params: { formula: '~ log(Age)' } })
-      .expect(501);
-    assert.equal(inline.body.error.code, 'NOT_IMPLEMENTED');
+      .send({ type: 'summary', dataset, params: { formula: '~ Age', rowSelection: 'Age >> 3' } })
+      .expect(400);
+    assert.equal(inline.body.error.code, 'INVALID_EXPRESSION');
+    assert.match(inline.body.error.message, /column/);
+    const hostile = await request(server.url)
+      .post('/v1/jobs')
+      .send({
+        type: 'summary',
+        dataset,
+        params: { formula: '~ Age', transforms: { x: 'constructor.constructor("return process")()' } },
+      })
+      .expect(400);
+    assert.match(hostile.body.error.code, /INVALID_EXPRESSION|UNKNOWN_/);
     const range = await request(server.url)
       .post('/v1/jobs')
       .send({ type: 'summary', dataset, params: { formula: '~ F(Kyphosis, 1, 3)' } })

@@ -1,6 +1,6 @@
 import type { Table } from 'apache-arrow';
 import type { VarInfo, VarType } from '../../storage/datasetMeta.ts';
-import { UserError } from '../../userError.ts';
+import { compileExpression } from '../expr/index.ts';
 
 /**
  * The one door through which formula terms reach the expression language: an in-line term
@@ -23,11 +23,6 @@ export interface TermExpression {
  * planned (so a bad expression fails before anything is queued) and once per chunk by `map` (a
  * compiled closure cannot travel in the JSON state).
  */
-export function compileTermExpression(text: string, _variables: readonly VarInfo[]): TermExpression {
-  throw new UserError(
-    501,
-    'NOT_IMPLEMENTED',
-    'in-line functions in formulas arrive with the expression language',
-    { expression: text },
-  );
+export function compileTermExpression(text: string, variables: readonly VarInfo[]): TermExpression {
+  return compileExpression(text, variables);
 }
