@@ -201,7 +201,7 @@ describe('dataStep', () => {
       status: 400,
       code: 'INVALID_PARAMS',
     });
-    assert.throws(() => dataStep.init({ removeMisings: true }, ds.meta, { datasets: new Map() }), {
+    assert.throws(() => dataStep.init({ removeMisings: true } as never, ds.meta, { datasets: new Map() }), {
       status: 400,
       code: 'INVALID_PARAMS',
     });
