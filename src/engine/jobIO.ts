@@ -1,5 +1,6 @@
 import type { Table } from 'apache-arrow';
 import type { DatasetMeta } from '../storage/datasetMeta.ts';
+import type { StoredModel } from '../storage/modelStore.ts';
 
 /** What a published dataset's meta.json says beyond what the job that wrote it knows. */
 export type NewDatasetMeta = Omit<DatasetMeta, 'id' | 'tenant' | 'createdAt' | 'bytes'>;
@@ -33,4 +34,14 @@ export interface JobIO {
    * meta. `meta.numChunks` chunk files 0..n-1 must exist. Called once, by `finalize`.
    */
   publish(name: string, meta: NewDatasetMeta): Promise<DatasetMeta>;
+  /**
+   * Stores a fitted model of the job's tenant (`name` tells apart several models of one job) and returns
+   * it with its id. Idempotent: a finalizer re-run overwrites the same model.
+   */
+  saveModel(
+    model: { type: string; formula: string | null; body: unknown },
+    name?: string,
+  ): Promise<StoredModel>;
+  /** A model of the job's tenant; 404 `MODEL_NOT_FOUND` otherwise. */
+  loadModel(id: string): Promise<StoredModel>;
 }

@@ -4,7 +4,7 @@ import { Value } from 'typebox/value';
 import type { DatasetMeta, VarType } from '../storage/datasetMeta.ts';
 import { readNumeric } from './columns.ts';
 import { EngineError } from './errors.ts';
-import { lookupVariable } from './formula/simpleFormula.ts';
+import { lookupVariable } from './formula/variables.ts';
 
 /**
  * Checks params against an analysis's TypeBox schema. The API validates requests with the same schema

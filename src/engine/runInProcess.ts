@@ -45,6 +45,8 @@ function noFilesIO(): JobIO {
     readChunk: async (): Promise<Table> => refuse(),
     writeChunk: async () => refuse(),
     publish: async () => refuse(),
+    saveModel: async () => refuse(),
+    loadModel: async () => refuse(),
   };
 }
 

@@ -88,7 +88,7 @@ export async function runCoordinator(
     );
   }
   const { blocksPerRead, analysisParams } = splitCommonParams(record.params);
-  const io = new JobFiles(deps.store, deps.dataDir, jobId, record.tenant);
+  const io = new JobFiles(deps.store, deps.dataDir, jobId, record.tenant, record.dataset);
 
   try {
     for (;;) {

@@ -7,6 +7,7 @@ import { chunkPath } from './chunkFiles.ts';
 import type { DatasetMeta } from './datasetMeta.ts';
 import type { DatasetStore } from './datasetStore.ts';
 import { isId, newId } from './ids.ts';
+import { ModelStore, type StoredModel } from './modelStore.ts';
 
 /** `<dataDir>/jobs/<jobId>`: the job's scratch and output folders (see JobIO). */
 export function jobDir(dataDir: string, jobId: string): string {
@@ -24,14 +25,34 @@ const FOLDER_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 /** JobIO over the shared data folder, as both the queue runner and the in-process runner use it. */
 export class JobFiles implements JobIO {
   private readonly root: string;
+  private readonly models: ModelStore;
 
+  /** `dataset`: the job's input, recorded as a saved model's training data. */
   constructor(
     private readonly store: DatasetStore,
     dataDir: string,
     readonly jobId: string,
     readonly tenant: string,
+    private readonly dataset = '',
   ) {
     this.root = jobDir(dataDir, jobId);
+    this.models = new ModelStore(dataDir);
+  }
+
+  saveModel(
+    model: { type: string; formula: string | null; body: unknown },
+    name?: string,
+  ): Promise<StoredModel> {
+    return this.models.save(
+      { ...model, tenant: this.tenant, jobId: this.jobId, dataset: this.dataset },
+      name,
+    );
+  }
+
+  async loadModel(id: string): Promise<StoredModel> {
+    const model = await this.models.get(this.tenant, id);
+    if (!model) throw new UserError(404, 'MODEL_NOT_FOUND', `no model '${id}'`);
+    return model;
   }
 
   async folder(name: string): Promise<string> {

@@ -9,8 +9,8 @@ import {
   type CovCorState,
   covCor,
 } from '../../src/engine/analyses/covCor.ts';
-import { EngineError } from '../../src/engine/errors.ts';
 import { runInProcess } from '../../src/engine/runInProcess.ts';
+import { UserError } from '../../src/userError.ts';
 import {
   type ColumnSpec,
   makeDataset,
@@ -236,25 +236,67 @@ describe('covCor', () => {
     assertMatrix(left.result.matrix, right.result.matrix as number[][], 1e-15, 'associativity');
   });
 
+  it('factors and F() give one 0/1 column per level; x:z is the product; N() the codes', async () => {
+    const x = [1.5, 2, 3.5, 4, 5, 6.5, 7, 8, 9.5, 10];
+    const z = [2, 1, 4, 3, 6, 5, 8, 7, 10, 9];
+    const g = ['a', 'b', 'c', 'a', 'b', 'c', 'a', 'b', 'a', 'c'];
+    const k = [1, 1, 2, 2, 3, 3, 1, 2, 3, 4];
+    const ds = makeDataset(
+      [
+        { name: 'x', type: 'numeric', values: x },
+        { name: 'z', type: 'integer', values: z },
+        { name: 'g', type: 'factor', values: g },
+        { name: 'k', type: 'integer', values: k },
+      ],
+      3,
+    );
+    const result = await run({ formula: '~ x + g + x:z + F(k, 1, 3) + N(g)' }, ds);
+    assert.deepEqual(result.variables, [
+      'x',
+      'g=a',
+      'g=b',
+      'g=c',
+      'x:z',
+      'F_k_1_3_T=1',
+      'F_k_1_3_T=2',
+      'F_k_1_3_T=3',
+      'N(g)',
+    ]);
+    // F(k, 1, 3) excludes k = 4: that row is dropped (listwise), as a missing value.
+    const keep = k.map((v, i) => (v <= 3 ? i : -1)).filter((i) => i >= 0);
+    assert.deepEqual([result.nValidObs, result.nMissingObs], [keep.length, 1]);
+    const pick = (f: (i: number) => number) => keep.map(f);
+    const expected = twoPassCov([
+      pick((i) => x[i] as number),
+      ...['a', 'b', 'c'].map((level) => pick((i) => (g[i] === level ? 1 : 0))),
+      pick((i) => (x[i] as number) * (z[i] as number)),
+      ...[1, 2, 3].map((level) => pick((i) => (k[i] === level ? 1 : 0))),
+      pick((i) => ['a', 'b', 'c'].indexOf(g[i] as string) + 1),
+    ]);
+    assertMatrix(result.matrix, expected, 1e-13, 'cov');
+  });
+
   it('rejects formulas it cannot compute, with codes', () => {
     const ds = makeDataset(
       [
         { name: 'x', type: 'numeric', values: [1, 2] },
         { name: 'g', type: 'factor', values: ['a', 'b'] },
         { name: 'd', type: 'date', values: [1, 2] },
+        { name: 's', type: 'string', values: ['p', 'q'] },
       ],
       2,
     );
-    const code = (params: unknown, expected: string) =>
+    const code = (params: unknown, expected: string, status = 400) =>
       assert.throws(
         () => covCor.init(params as CovCorParams, ds.meta),
-        (e: unknown) => e instanceof EngineError && e.code === expected,
+        (e: unknown) => e instanceof UserError && e.code === expected && e.status === status,
       );
-    code({ formula: '~ x + g' }, 'WRONG_VARIABLE_TYPE');
-    code({ formula: '~ x + d' }, 'WRONG_VARIABLE_TYPE');
-    code({ formula: '~ x:g' }, 'WRONG_VARIABLE_TYPE');
+    code({ formula: '~ x + d' }, 'WRONG_VARIABLE_TYPE', 422);
+    code({ formula: '~ x + s' }, 'WRONG_VARIABLE_TYPE', 422);
     code({ formula: 'x ~ d' }, 'INVALID_FORMULA');
     code({ formula: '~ .' }, 'INVALID_FORMULA');
+    code({ formula: '~ x + dd' }, 'UNKNOWN_VARIABLE');
+    code({ formula: '~ x + log(x)' }, 'NOT_IMPLEMENTED', 501);
     code({ formula: '~ x', type: 'corr' }, 'INVALID_PARAMS');
     code({ formula: '~ x', pweights: 'x', fweights: 'x' }, 'INVALID_PARAMS');
   });

@@ -159,6 +159,11 @@ const REFERENCE_DIR = path.resolve(
   '../../../shared/data/reference',
 );
 
+/** Absolute path of a file or folder in ../shared/data/reference. */
+export function referencePath(relative: string): string {
+  return path.join(REFERENCE_DIR, relative);
+}
+
 /** A file from ../shared/data/reference (the published reference values; see its README). */
 export async function referenceText(relative: string): Promise<string> {
   return readFile(path.join(REFERENCE_DIR, relative), 'utf8');

@@ -10,6 +10,7 @@ import { runInProcess } from '../../src/engine/runInProcess.ts';
 import type { DatasetMeta } from '../../src/storage/datasetMeta.ts';
 import { DatasetStore } from '../../src/storage/datasetStore.ts';
 import { JobFiles, jobDir, removeJobFiles } from '../../src/storage/jobFiles.ts';
+import { ModelStore } from '../../src/storage/modelStore.ts';
 import { makeDataset } from './helpers.ts';
 
 /**
@@ -122,5 +123,38 @@ describe('output stats', () => {
       { low: 1, high: 1, missing: 1 },
     ]);
     assert.equal(withStats(ds.meta.variables, merged)[0]?.low, -2);
+  });
+});
+
+describe('model store', () => {
+  it('saves a job model once per job and name, scoped to its tenant', async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'rxserve-models-'));
+    try {
+      const store = new DatasetStore(dataDir);
+      const alice = new JobFiles(
+        store,
+        dataDir,
+        'job_00000000000000000001',
+        'alice',
+        'ds_00000000000000000001',
+      );
+      const first = await alice.saveModel({ type: 'linMod', formula: 'y ~ x', body: { b: [1, 2] } });
+      const again = await alice.saveModel({ type: 'linMod', formula: 'y ~ x', body: { b: [1, 3] } });
+      assert.equal(again.id, first.id, 'a re-run overwrites the same model');
+      assert.deepEqual((await alice.loadModel(first.id)).body, { b: [1, 3] });
+      assert.equal((await alice.loadModel(first.id)).dataset, 'ds_00000000000000000001');
+      const other = await alice.saveModel({ type: 'linMod', formula: null, body: null }, 'second');
+      assert.notEqual(other.id, first.id);
+      const bob = new JobFiles(store, dataDir, 'job_00000000000000000002', 'bob');
+      await assert.rejects(bob.loadModel(first.id), { code: 'MODEL_NOT_FOUND' });
+      const models = new ModelStore(dataDir);
+      assert.equal((await models.list('alice')).length, 2);
+      assert.equal((await models.list('bob')).length, 0);
+      assert.equal(await models.delete('bob', first.id), false);
+      assert.equal(await models.delete('alice', first.id), true);
+      assert.equal(await models.get('alice', first.id), null);
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,14 +1,24 @@
 import { type Static, Type } from 'typebox';
 import type { DatasetMeta, VarType } from '../../storage/datasetMeta.ts';
 import type { Analysis, Chunk } from '../analysis.ts';
-import { andMasks, ChunkColumns, countSet } from '../columns.ts';
 import { EngineError } from '../errors.ts';
-import { parseSummaryFormula } from '../formula/simpleFormula.ts';
-import { checkParams, finiteOrNull, planWeights, readWeights, Warnings, type WeightPlan } from '../params.ts';
+import {
+  fillModelMatrix,
+  type ModelMatrixPlan,
+  modelMatrixColumnsUsed,
+  parseFormula,
+  planModelMatrix,
+} from '../formula/index.ts';
+import { formulaError } from '../formula/lexer.ts';
+import { checkParams, finiteOrNull, planWeights, Warnings, type WeightPlan } from '../params.ts';
 
 /**
- * rxCovCor / rxCov / rxCor / rxSSCP over `~ x1 + x2 + ...` (numeric, integer or logical variables).
- * Rows with a missing value (or NaN) in any variable or the weight are dropped (listwise).
+ * rxCovCor / rxCov / rxCor / rxSSCP over `~ x1 + log(x2) + x3:x4` (RevoScaleR's example): the columns
+ * are those of the formula's data matrix (formula/modelMatrix.ts, no intercept): numeric, integer or
+ * logical variables, `N(f)`, in-line expressions, products for numeric:numeric terms, and for a factor
+ * or `F(x)` one 0/1 column per level (`g=a`, `F_x=3`; every level, as there is no intercept; [inferred]
+ * RevoScaleR computes on the same data matrix: its DroppedVars are "data columns"). Rows with a missing
+ * value (or NaN) in any variable or the weight are dropped (listwise).
  *
  * Per chunk: the exact two-pass co-moments on the in-memory rows (means, then the centred
  * cross-product matrix C = sum w (x - m)(x - m)^T, with the corrected two-pass refinement); across chunks:
@@ -29,7 +39,8 @@ export const CovCorParamsSchema = Type.Object(
   {
     formula: Type.String({
       minLength: 1,
-      description: '`~ x1 + x2 + ...` (numeric, integer or logical variables).',
+      description:
+        '`~ x1 + log(x2) + x3:x4` (numeric, integer or logical variables; factors and F(x) as one 0/1 column per level).',
     }),
     type: Type.Optional(
       Type.String({
@@ -88,10 +99,14 @@ export type CovCorResult = Static<typeof CovCorResultSchema>;
 /** Residual variance fraction at or below which keepAll: false treats a variable as collinear. */
 const COLLINEAR_TOLERANCE = 1e-9;
 const COVCOR_VARIABLE_TYPES: readonly VarType[] = ['numeric', 'integer', 'logical'];
+/** Most columns of the data matrix: partials hold p x p doubles. */
+export const MAX_COVCOR_COLUMNS = 2_000;
 
 export interface CovCorState {
   type: CovCorType;
+  /** Labels of the data matrix's columns. */
   variables: string[];
+  matrix: ModelMatrixPlan;
   weights: WeightPlan | null;
   keepAll: boolean;
   varTol: number;
@@ -118,32 +133,40 @@ function normaliseType(type: string | undefined): CovCorType {
 function init(params: CovCorParams, meta: DatasetMeta): CovCorState {
   checkParams(CovCorParamsSchema, params, 'covCor');
   const weights = planWeights(params, meta);
-  const parsed = parseSummaryFormula(params.formula, meta, { allowResponse: false, allowDot: false });
-  const variables = parsed.terms.map((term) => {
-    if (term.kind !== 'numeric') {
+  const parsed = parseFormula(params.formula, meta.variables);
+  const response = parsed.response?.[0];
+  if (response !== undefined) {
+    throw formulaError(
+      `this analysis takes no response: write '~ ${response.label} + ...'`,
+      response.column,
+      params.formula,
+    );
+  }
+  if (parsed.terms.length === 0) throw formulaError('the formula has no terms', 1, params.formula);
+  // Dates and timestamps are numbers only by convention (days, ms): RevoScaleR's covCor takes numbers.
+  for (const term of parsed.terms) {
+    for (const factor of term.factors) {
+      if (factor.kind !== 'variable') continue;
+      const type = meta.variables.find((v) => v.name === factor.name)?.type;
+      if (type === 'factor' || (type !== undefined && COVCOR_VARIABLE_TYPES.includes(type))) continue;
       throw new EngineError(
         'WRONG_VARIABLE_TYPE',
-        `term '${term.label}': covCor takes numeric variables; factors and interactions arrive with the full formula language`,
+        `variable '${factor.name}' at column ${factor.column} is ${type}; covCor takes numeric, integer, logical or factor variables`,
         422,
-        { term: term.label },
+        { variable: factor.name, type, column: factor.column },
       );
     }
-    const type = meta.variables.find((v) => v.name === term.variable)?.type;
-    if (type === undefined || !COVCOR_VARIABLE_TYPES.includes(type)) {
-      throw new EngineError(
-        'WRONG_VARIABLE_TYPE',
-        `variable '${term.variable}' is ${type}; covCor takes numeric, integer or logical variables`,
-        422,
-        {
-          variable: term.variable,
-        },
-      );
-    }
-    return term.variable;
+  }
+  const matrix = planModelMatrix(parsed, meta.variables, {
+    intercept: false,
+    factorCoding: 'full',
+    weights,
+    maxColumns: MAX_COVCOR_COLUMNS,
   });
   return {
     type: normaliseType(params.type),
-    variables,
+    variables: matrix.kept.map((j) => matrix.columns[j]?.label ?? ''),
+    matrix,
     weights,
     keepAll: params.keepAll ?? true,
     varTol: params.varTol ?? 1e-12,
@@ -151,7 +174,7 @@ function init(params: CovCorParams, meta: DatasetMeta): CovCorState {
 }
 
 function columnsUsed(state: CovCorState): string[] {
-  return state.weights === null ? [...state.variables] : [...state.variables, state.weights.variable];
+  return modelMatrixColumnsUsed(state.matrix);
 }
 
 function emptyPartial(p: number, rows: number): CovCorPartial {
@@ -188,81 +211,63 @@ function dot(a: Float64Array, b: Float64Array, n: number): number {
 /** Rows per block of the cross-product loop: p centred columns of this many rows stay in L1/L2. */
 const BLOCK_ROWS = 512;
 
+/** Grow-only buffer for the chunk's data matrix: a fresh multi-MB array per chunk costs page faults. */
+let matrixScratch = new Float64Array(0);
+
 function map(chunk: Chunk, state: CovCorState): CovCorPartial {
-  const numRows = chunk.table.numRows;
   const p = state.variables.length;
-  const columns = new ChunkColumns(chunk.table);
-  const weightColumn = state.weights === null ? null : readWeights(chunk.table, state.weights);
-  const mask = andMasks(numRows, [
-    weightColumn?.valid ?? null,
-    ...state.variables.map((v) => columns.usableMask(v)),
-  ]);
-  const n = countSet(mask, numRows);
-  const out = emptyPartial(p, numRows);
+  const needed = chunk.table.numRows * p;
+  if (matrixScratch.length < needed) {
+    matrixScratch = new Float64Array(Math.max(needed, matrixScratch.length * 2));
+  }
+  // The complete rows only (listwise), packed: column j is x.subarray(j * n, (j + 1) * n).
+  const matrix = fillModelMatrix(state.matrix, chunk.table, matrixScratch);
+  const n = matrix.n;
+  const out = emptyPartial(p, chunk.table.numRows);
   out.validObs = n;
   if (n === 0) return out;
-  const x = state.variables.map((v) => columns.numeric(v).values);
-  const w = weightColumn === null ? null : weightColumn.values;
+  const x = Array.from({ length: p }, (_, j) => matrix.x.subarray(j * n, (j + 1) * n));
+  const w = matrix.weights;
 
-  // Pass 1: sums and first means over the complete rows.
+  // Pass 1: sums and first means.
   let weight = 0;
   if (w === null) weight = n;
-  else for (let i = 0; i < numRows; i++) if (mask === null || mask[i] === 1) weight += w[i] as number;
+  else for (let i = 0; i < n; i++) weight += w[i] as number;
   out.weight = weight;
   if (weight === 0) return out;
   const firstMean = new Float64Array(p);
   for (let j = 0; j < p; j++) {
     const xj = x[j] as Float64Array;
     let s = 0;
-    if (mask === null && w === null) for (let i = 0; i < numRows; i++) s += xj[i] as number;
-    else {
-      for (let i = 0; i < numRows; i++) {
-        if (mask !== null && mask[i] === 0) continue;
-        s += (w === null ? 1 : (w[i] as number)) * (xj[i] as number);
-      }
-    }
+    if (w === null) for (let i = 0; i < n; i++) s += xj[i] as number;
+    else for (let i = 0; i < n; i++) s += (w[i] as number) * (xj[i] as number);
     out.sum[j] = s;
     firstMean[j] = s / weight;
   }
 
-  // Pass 2, block by block: centre a block of complete rows into scratch (d, and w d when weighted),
-  // then every cross-product from cache. The deviation sums feed the corrected two-pass refinement.
+  // Pass 2, block by block: centre a block of rows into scratch (d, and w d when weighted), then every
+  // cross-product from cache. The deviation sums feed the corrected two-pass refinement.
   const centred = Array.from({ length: p }, () => new Float64Array(BLOCK_ROWS));
   const weighted = w === null ? centred : Array.from({ length: p }, () => new Float64Array(BLOCK_ROWS));
-  const rowWeights = new Float64Array(BLOCK_ROWS);
   const deviation = new Float64Array(p);
   const products = new Float64Array(p * p);
-  let next = 0;
-  while (next < numRows) {
-    // Gather up to BLOCK_ROWS complete rows.
-    let filled = 0;
-    const from = next;
-    while (next < numRows && filled < BLOCK_ROWS) {
-      if (mask === null || mask[next] === 1) {
-        if (w !== null) rowWeights[filled] = w[next] as number;
-        filled++;
-      }
-      next++;
-    }
+  for (let from = 0; from < n; from += BLOCK_ROWS) {
+    const rows = Math.min(BLOCK_ROWS, n - from);
     for (let j = 0; j < p; j++) {
       const xj = x[j] as Float64Array;
       const dj = centred[j] as Float64Array;
       const m = firstMean[j] as number;
-      if (mask === null) for (let r = 0; r < filled; r++) dj[r] = (xj[from + r] as number) - m;
-      else for (let i = from, r = 0; i < next; i++) if (mask[i] === 1) dj[r++] = (xj[i] as number) - m;
-      if (w !== null) {
-        const wdj = weighted[j] as Float64Array;
-        for (let r = 0; r < filled; r++) wdj[r] = (rowWeights[r] as number) * (dj[r] as number);
-      }
+      for (let r = 0; r < rows; r++) dj[r] = (xj[from + r] as number) - m;
       const wdj = weighted[j] as Float64Array;
+      if (w !== null) for (let r = 0; r < rows; r++) wdj[r] = (w[from + r] as number) * (dj[r] as number);
       let s = 0;
-      for (let r = 0; r < filled; r++) s += wdj[r] as number;
+      for (let r = 0; r < rows; r++) s += wdj[r] as number;
       deviation[j] = (deviation[j] as number) + s;
     }
     for (let j = 0; j < p; j++) {
       const wdj = weighted[j] as Float64Array;
       for (let k = j; k < p; k++) {
-        products[j * p + k] = (products[j * p + k] as number) + dot(wdj, centred[k] as Float64Array, filled);
+        products[j * p + k] = (products[j * p + k] as number) + dot(wdj, centred[k] as Float64Array, rows);
       }
     }
   }

@@ -3,7 +3,7 @@ import type { DatasetMeta } from '../../storage/datasetMeta.ts';
 import type { Analysis, Chunk, FinalizeOutcome } from '../analysis.ts';
 import { andMasks, readNumeric } from '../columns.ts';
 import { EngineError } from '../errors.ts';
-import { lookupVariable, NUMERIC_LIKE_TYPES } from '../formula/simpleFormula.ts';
+import { lookupVariable, NUMERIC_LIKE_TYPES } from '../formula/variables.ts';
 import { checkParams, finiteOrNull, planWeights, readWeights, Warnings, type WeightPlan } from '../params.ts';
 import {
   type BinSpec,

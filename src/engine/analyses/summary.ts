@@ -1,9 +1,21 @@
 import { type Static, Type } from 'typebox';
-import type { DatasetMeta } from '../../storage/datasetMeta.ts';
+import type { DatasetMeta, VarInfo } from '../../storage/datasetMeta.ts';
 import type { Analysis, Chunk } from '../analysis.ts';
 import { andMasks, ChunkColumns, cellIndex, countSet, gatherValid } from '../columns.ts';
 import { EngineError } from '../errors.ts';
-import { parseSummaryFormula, type SummaryTerm } from '../formula/simpleFormula.ts';
+import {
+  type FactorSource,
+  type NumericSource,
+  type ParsedFormula,
+  parseFormula,
+  planSource,
+  sourceInputs,
+  sourceKey,
+  TermColumns,
+  type TermFactor,
+  type TermSource,
+} from '../formula/index.ts';
+import { formulaError } from '../formula/lexer.ts';
 import { checkParams, finiteOrNull, planWeights, readWeights, Warnings, type WeightPlan } from '../params.ts';
 import { summarizeDense } from '../stats/denseColumn.ts';
 import { accumulateMoments, emptyMoments, type Moments, mergeMoments } from '../stats/moments.ts';
@@ -24,6 +36,13 @@ import {
  * rxSummary: per numeric term mean, standard deviation, min, max, sum, valid and missing counts (and,
  * in the same pass, median and quartiles); per factor term counts per level; per `y:g` term the same
  * statistics in every cell of the groups.
+ *
+ * Terms (the shared formula parser, formula/): each term's factors are numeric (a numeric-like variable,
+ * `N(f)`, an in-line expression) or categorical (a factor, `F(x)`). No numeric factor: counts per cell
+ * of the categorical ones (`~ g`, `~ F(age)`, `~ g:h`); one: its statistics, per cell of the categorical
+ * ones if any (`~ y`, `~ y:g`, `~ y:F(age):sex`); more than one is refused. `y ~ rhs` interacts y with
+ * the FIRST rhs term (`y ~ g + h` = `~ y:g + h`), as RevoScaleR documents. `~ .` is every variable but
+ * strings and the weight. Names in the result are the factors' labels (`F_age`, `N(g)`, `log(x)`).
  *
  * Weights (RevoScaleR's `pweights` / `fweights`, at most one): mean = sum(w x) / sum(w) and
  * stdDev = sqrt(sum(w (x - mean)^2) / (sum(w) - 1)) for BOTH kinds, which is what RevoScaleR prints
@@ -63,7 +82,7 @@ export const SummaryParamsSchema = Type.Object(
     formula: Type.String({
       minLength: 1,
       description:
-        "`~ x + y`, `~ .`, `~ y:g1:g2` or `y ~ g` (y's statistics by the factors), `~ g` (counts).",
+        "`~ x + y`, `~ .`, `~ y:g1:g2`, `~ y:F(age)` or `y ~ g` (y's statistics by the factors), `~ g` or `~ F(age)` (counts), `~ N(g)` (codes).",
     }),
     pweights: Type.Optional(Type.String({ minLength: 1, description: 'Probability-weight variable.' })),
     fweights: Type.Optional(Type.String({ minLength: 1, description: 'Frequency-weight variable.' })),
@@ -163,14 +182,17 @@ const SUMMARY_MAX_INTEGER_BINS = 8_192;
 const SUMMARY_NUMERIC_BREAKS = 2_048;
 
 type TermPlan =
-  | { kind: 'numeric'; label: string; variable: string; sketch: BinSpec | null }
-  | { kind: 'byGroup'; label: string; variable: string; groups: string[]; levels: string[][] }
-  | { kind: 'factor'; label: string; factors: string[]; levels: string[][] };
+  | { kind: 'numeric'; label: string; source: NumericSource; sketch: BinSpec | null }
+  | { kind: 'byGroup'; label: string; source: NumericSource; groups: FactorSource[] }
+  | { kind: 'factor'; label: string; factors: FactorSource[] };
 
 export interface SummaryState {
   terms: TermPlan[];
-  numericVariables: string[];
-  factorVariables: Array<{ name: string; levels: string[] }>;
+  /** Every source the terms read, once each (for listwise deletion). */
+  numericSources: NumericSource[];
+  factorSources: FactorSource[];
+  /** Dataset variables read (without the weight). */
+  inputs: string[];
   weights: WeightPlan | null;
   byTerm: boolean;
   stats: SummaryStatName[];
@@ -190,12 +212,8 @@ export interface SummaryPartial {
 // ---------------------------------------------------------------------------------------------------
 // init
 
-function levelsOf(meta: DatasetMeta, name: string): string[] {
-  return meta.variables.find((v) => v.name === name)?.levels ?? [];
-}
-
-function cellCount(levels: readonly string[][], label: string): number {
-  const cells = levels.reduce((product, l) => product * l.length, 1);
+function cellCount(factors: readonly FactorSource[], label: string): number {
+  const cells = factors.reduce((product, f) => product * f.levels.length, 1);
   if (cells > MAX_SUMMARY_CELLS) {
     throw new EngineError(
       'TOO_MANY_CELLS',
@@ -210,48 +228,98 @@ function cellCount(levels: readonly string[][], label: string): number {
   return cells;
 }
 
-function planTerm(term: SummaryTerm, meta: DatasetMeta, quantiles: boolean): TermPlan {
-  switch (term.kind) {
-    case 'numeric': {
-      const info = meta.variables.find((v) => v.name === term.variable);
-      const sketch =
-        quantiles && info !== undefined
-          ? planBins(info, {
-              maxIntegerBins: SUMMARY_MAX_INTEGER_BINS,
-              numNumericBreaks: SUMMARY_NUMERIC_BREAKS,
-              integerBinsForNumeric: false,
-            })
-          : null;
-      return { kind: 'numeric', label: term.label, variable: term.variable, sketch };
-    }
-    case 'byGroup': {
-      const levels = term.groups.map((g) => levelsOf(meta, g));
-      cellCount(levels, term.label);
-      return { kind: 'byGroup', label: term.label, variable: term.variable, groups: term.groups, levels };
-    }
-    case 'factor': {
-      const levels = term.factors.map((f) => levelsOf(meta, f));
-      cellCount(levels, term.label);
-      return { kind: 'factor', label: term.label, factors: term.factors, levels };
-    }
+/** Bins for a numeric source's quartiles, from what the dataset knows of its range. */
+function sketchFor(source: NumericSource, meta: DatasetMeta): BinSpec | null {
+  let info: VarInfo | undefined;
+  if (source.kind === 'variable') info = meta.variables.find((v) => v.name === source.name);
+  // N(f) is an integer from 1 to the number of levels.
+  else if (source.kind === 'N') {
+    info = { name: source.label, type: 'integer', low: 1, high: source.levels.length, missing: 0 };
   }
+  // An in-line expression's range is unknown before the data are read: no quartiles (finalize says so).
+  if (info === undefined) return null;
+  return planBins(info, {
+    maxIntegerBins: SUMMARY_MAX_INTEGER_BINS,
+    numNumericBreaks: SUMMARY_NUMERIC_BREAKS,
+    integerBinsForNumeric: false,
+  });
+}
+
+/** One term's plan; `factors` are the term's factors (with the response joined to the first term). */
+function planTerm(
+  factors: readonly TermFactor[],
+  label: string,
+  column: number,
+  parsed: ParsedFormula,
+  meta: DatasetMeta,
+  quantiles: boolean,
+): TermPlan {
+  const sources = factors.map((f) => planSource(f, meta.variables));
+  const numeric = sources.filter((s): s is NumericSource => s.role === 'numeric');
+  const categorical = sources.filter((s): s is FactorSource => s.role === 'factor');
+  if (numeric.length > 1) {
+    const second = numeric[1] as NumericSource;
+    throw new EngineError(
+      'WRONG_VARIABLE_TYPE',
+      `term '${label}' at column ${column} has ${numeric.length} numeric factors (${numeric.map((n) => n.label).join(', ')}); summary statistics take one numeric per term: group by a numeric with F(), e.g. '${numeric[0]?.label}:F(${second.label})'`,
+      422,
+      { term: label, column, formula: parsed.text },
+    );
+  }
+  const source = numeric[0];
+  if (source === undefined) {
+    cellCount(categorical, label);
+    return { kind: 'factor', label, factors: categorical };
+  }
+  if (categorical.length === 0) {
+    return { kind: 'numeric', label, source, sketch: quantiles ? sketchFor(source, meta) : null };
+  }
+  cellCount(categorical, label);
+  return { kind: 'byGroup', label, source, groups: categorical };
 }
 
 function init(params: SummaryParams, meta: DatasetMeta): SummaryState {
   checkParams(SummaryParamsSchema, params, 'summary');
   const weights = planWeights(params, meta);
   const quantiles = params.quantiles ?? false;
-  const parsed = parseSummaryFormula(params.formula, meta, {
-    exclude: weights === null ? [] : [weights.variable],
+  const parsed = parseFormula(params.formula, meta.variables, {
+    allowDot: true,
+    dotExclude: weights === null ? [] : [weights.variable],
   });
-  const terms = parsed.terms.map((t) => planTerm(t, meta, quantiles));
-  const numericVariables: string[] = [];
-  const factorVariables: Array<{ name: string; levels: string[] }> = [];
-  for (const name of parsed.variables) {
-    const info = meta.variables.find((v) => v.name === name);
-    if (info?.type === 'factor') factorVariables.push({ name, levels: info.levels ?? [] });
-    else numericVariables.push(name);
+  const response = parsed.response?.[0] ?? null;
+  if (response !== null && parsed.dotColumn !== null) {
+    throw formulaError("'.' cannot be used with a response (y ~ .)", parsed.dotColumn, params.formula);
   }
+  const first = parsed.terms[0];
+  if (first === undefined) {
+    throw formulaError(
+      response === null ? 'the formula has no terms to summarize' : 'expected a term after the response',
+      response?.column ?? 1,
+      params.formula,
+    );
+  }
+  const terms = parsed.terms.map((term, i) => {
+    // y ~ g + h is ~ y:g + h: the response joins the first term.
+    if (i === 0 && response !== null) {
+      const label = [response, ...term.factors].map((f) => f.label).join(':');
+      return planTerm([response, ...term.factors], label, response.column, parsed, meta, quantiles);
+    }
+    return planTerm(term.factors, term.label, term.column, parsed, meta, quantiles);
+  });
+  const numericSources = new Map<string, NumericSource>();
+  const factorSources = new Map<string, FactorSource>();
+  const add = (source: TermSource): void => {
+    if (source.role === 'numeric') numericSources.set(sourceKey(source), source);
+    else factorSources.set(sourceKey(source), source);
+  };
+  for (const term of terms) {
+    if (term.kind === 'factor') term.factors.forEach(add);
+    else {
+      add(term.source);
+      if (term.kind === 'byGroup') term.groups.forEach(add);
+    }
+  }
+  const inputs = [...new Set([...numericSources.values(), ...factorSources.values()].flatMap(sourceInputs))];
   const weighted = weights !== null;
   // The default is every statistic but the weighted counts, which come only with weights.
   const stats: SummaryStatName[] =
@@ -259,8 +327,9 @@ function init(params: SummaryParams, meta: DatasetMeta): SummaryState {
     SUMMARY_STATS.slice(0, weighted ? SUMMARY_STATS.length : SUMMARY_STATS.indexOf('SumOfWeights'));
   return {
     terms,
-    numericVariables,
-    factorVariables,
+    numericSources: [...numericSources.values()],
+    factorSources: [...factorSources.values()],
+    inputs,
     weights,
     byTerm: params.byTerm ?? true,
     stats,
@@ -269,8 +338,8 @@ function init(params: SummaryParams, meta: DatasetMeta): SummaryState {
 }
 
 function columnsUsed(state: SummaryState): string[] {
-  const names = [...state.numericVariables, ...state.factorVariables.map((f) => f.name)];
-  if (state.weights !== null) names.push(state.weights.variable);
+  const names = [...state.inputs];
+  if (state.weights !== null && !names.includes(state.weights.variable)) names.push(state.weights.variable);
   return names;
 }
 
@@ -278,13 +347,11 @@ function columnsUsed(state: SummaryState): string[] {
 // map
 
 function map(chunk: Chunk, state: SummaryState): SummaryPartial {
-  const columns = new ChunkColumns(chunk.table);
+  const reader = new TermColumns(new ChunkColumns(chunk.table));
   const numRows = chunk.table.numRows;
   const weightColumn = state.weights === null ? null : readWeights(chunk.table, state.weights);
   const weights = weightColumn?.values ?? null;
   const weightValid = weightColumn?.valid ?? null;
-  const levelsByName = new Map(state.factorVariables.map((f) => [f.name, f.levels]));
-  const factor = (name: string) => columns.factor(name, levelsByName.get(name));
 
   // Rows complete in every formula variable and the weight; computed only when needed.
   let complete: Uint8Array | null | undefined;
@@ -292,8 +359,8 @@ function map(chunk: Chunk, state: SummaryState): SummaryPartial {
     if (complete === undefined) {
       complete = andMasks(numRows, [
         weightValid,
-        ...state.numericVariables.map((v) => columns.usableMask(v)),
-        ...state.factorVariables.map((f) => factor(f.name).valid),
+        ...state.numericSources.map((s) => reader.usable(s)),
+        ...state.factorSources.map((s) => reader.factor(s).valid),
       ]);
     }
     return complete;
@@ -302,13 +369,14 @@ function map(chunk: Chunk, state: SummaryState): SummaryPartial {
   const terms: TermPartial[] = state.terms.map((term): TermPartial => {
     if (term.kind === 'factor') {
       const rowMask = state.byTerm ? weightValid : completeMask();
+      const sizes = term.factors.map((f) => f.levels.length);
       const cells = cellIndex(
-        term.factors.map(factor),
-        term.levels.map((l) => l.length),
+        term.factors.map((f) => reader.factor(f)),
+        sizes,
         numRows,
         rowMask,
       );
-      const counts = new Float64Array(term.levels.reduce((p, l) => p * l.length, 1));
+      const counts = new Float64Array(sizes.reduce((p, size) => p * size, 1));
       let counted = 0;
       for (let i = 0; i < numRows; i++) {
         const c = cells[i] as number;
@@ -318,12 +386,17 @@ function map(chunk: Chunk, state: SummaryState): SummaryPartial {
       }
       return { kind: 'counts', counts, counted };
     }
-    const column = columns.numeric(term.variable);
+    const column = reader.numeric(term.source);
     const valid = state.byTerm ? andMasks(numRows, [column.valid, weightValid]) : completeMask();
     if (term.kind === 'byGroup') {
-      const sizes = term.levels.map((l) => l.length);
-      const cells = cellIndex(term.groups.map(factor), sizes, numRows, null);
-      const moments = emptyMoments(sizes.reduce((p, s) => p * s, 1));
+      const sizes = term.groups.map((g) => g.levels.length);
+      const cells = cellIndex(
+        term.groups.map((g) => reader.factor(g)),
+        sizes,
+        numRows,
+        null,
+      );
+      const moments = emptyMoments(sizes.reduce((p, size) => p * size, 1));
       accumulateMoments(moments, { values: column.values, valid, weights, weightValid, cells, numRows });
       return { kind: 'moments', moments, sketch: null };
     }
@@ -341,7 +414,7 @@ function map(chunk: Chunk, state: SummaryState): SummaryPartial {
       summarizeDense(values, present, moments, sketch);
       const usable = moments.validObs[0] as number;
       // The kernel counted the NaN among the present rows: no need to scan for them again.
-      if (moments.missingObs[0] === 0 && valid === column.valid) columns.markNoNaN(term.variable);
+      if (moments.missingObs[0] === 0 && valid === column.valid) reader.markNoNaN(term.source);
       moments.missingObs[0] = numRows - usable;
       // Few usable values (e.g. a mostly-NaN chunk): keep the values instead, as sketchChunk would.
       if (term.sketch !== null && (sketch === null || usable <= SUMMARY_SKETCH_CAP)) {
@@ -482,18 +555,14 @@ function quartilesOf(
   return result;
 }
 
-function cellLevels(
-  names: readonly string[],
-  levels: readonly string[][],
-  cell: number,
-): Record<string, string> {
+function cellLevels(factors: readonly FactorSource[], cell: number): Record<string, string> {
   const out: Record<string, string> = {};
   let rest = cell;
-  names.forEach((name, f) => {
-    const size = (levels[f] as string[]).length;
-    out[name] = (levels[f] as string[])[rest % size] as string;
+  for (const factor of factors) {
+    const size = factor.levels.length;
+    out[factor.label] = factor.levels[rest % size] as string;
     rest = Math.floor(rest / size);
-  });
+  }
   return out;
 }
 
@@ -510,29 +579,37 @@ function finalize(partial: SummaryPartial, state: SummaryState): { done: true; r
   state.terms.forEach((term, i) => {
     const tp = partial.terms[i];
     if (term.kind === 'factor' && tp?.kind === 'counts') {
+      const names = term.factors.map((f) => f.label);
       result.categorical.push({
         name: term.label,
-        groups: term.factors,
+        groups: names,
         counts: Array.from(tp.counts, (count, cell) => {
-          const levels = cellLevels(term.factors, term.levels, cell);
+          const levels = cellLevels(term.factors, cell);
           const level =
-            term.factors.length === 1
-              ? (levels[term.factors[0] as string] as string)
-              : term.factors.map((f) => `${f}=${levels[f]}`).join(', ');
+            names.length === 1
+              ? (levels[names[0] as string] as string)
+              : names.map((f) => `${f}=${levels[f]}`).join(', ');
           return { level, levels, count };
         }),
         validObs: tp.counted,
         missingObs: partial.rows - tp.counted,
       });
     } else if (term.kind === 'numeric' && tp?.kind === 'moments') {
+      const name = term.source.label;
       const entry: SummaryResult['stats'][number] = {
-        name: term.variable,
-        ...statsOf(tp.moments, 0, state, `'${term.variable}'`, warnings),
+        name,
+        ...statsOf(tp.moments, 0, state, `'${name}'`, warnings),
       };
-      if (tp.sketch !== null) Object.assign(entry, quartilesOf(tp.sketch, term.variable, warnings));
+      if (tp.sketch !== null) Object.assign(entry, quartilesOf(tp.sketch, name, warnings));
+      else if (state.quantiles) {
+        warnings.add(
+          `median and quartiles of '${name}' are not computed: the range of an in-line expression is unknown before the data are read`,
+        );
+      }
       result.stats.push(entry);
     } else if (term.kind === 'byGroup' && tp?.kind === 'moments') {
       const m = tp.moments;
+      const groups = term.groups.map((g) => g.label);
       let valid = 0;
       let empty = 0;
       const cellWarnings = new Warnings();
@@ -540,13 +617,13 @@ function finalize(partial: SummaryPartial, state: SummaryState): { done: true; r
         valid += obs;
         if ((m.weight[cell] as number) === 0) empty++;
         return {
-          levels: cellLevels(term.groups, term.levels, cell),
+          levels: cellLevels(term.groups, cell),
           // Empty cells are reported once for the whole term below.
           ...statsOf(
             m,
             cell,
             state,
-            `'${term.variable}' in a cell of ${term.groups.join(':')}`,
+            `'${term.source.label}' in a cell of ${groups.join(':')}`,
             cellWarnings,
             false,
           ),
@@ -559,8 +636,8 @@ function finalize(partial: SummaryPartial, state: SummaryState): { done: true; r
         );
       }
       result.byGroup.push({
-        name: term.variable,
-        groups: term.groups,
+        name: term.source.label,
+        groups,
         cells,
         validObs: valid,
         missingObs: partial.rows - valid,

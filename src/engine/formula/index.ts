@@ -8,11 +8,38 @@ import { type ExpandedFormula, type ExpandOptions, expandFormula, type FormulaVa
  */
 
 export { MAX_FORMULA_LENGTH } from './lexer.ts';
+export type {
+  CoefLabelStyle,
+  FactorCoding,
+  ModelColumn,
+  ModelMatrixChunk,
+  ModelMatrixOptions,
+  ModelMatrixPlan,
+  ModelResponse,
+  ModelTerm,
+} from './modelMatrix.ts';
+export {
+  fillModelMatrix,
+  MAX_MODEL_COLUMNS,
+  modelMatrixColumnsUsed,
+  planModelMatrix,
+} from './modelMatrix.ts';
 export type { BinaryNode, CallArg, CallNode, Expr, FormulaNode, NumberNode, VarNode } from './parser.ts';
 export { deparse, deparseName, MAX_NESTING, parseFormulaAst } from './parser.ts';
 export { editDistance, suggestName } from './suggest.ts';
+export type { FactorSource, NumericSource, TermSource } from './termColumns.ts';
+export {
+  F_OTHER_LEVEL,
+  MAX_F_LEVELS,
+  planSource,
+  sourceInputs,
+  sourceKey,
+  TermColumns,
+} from './termColumns.ts';
 export type { ExpandedFormula, ExpandOptions, FormulaVariable, Term, TermFactor } from './terms.ts';
 export { MAX_TERMS } from './terms.ts';
+export { compileTermExpression, type TermExpression } from './termValues.ts';
+export { isNumericLike, lookupVariable, NUMERIC_LIKE_TYPES, unknownVariable } from './variables.ts';
 
 export interface ParsedFormula extends ExpandedFormula {
   /** The formula as given. */
@@ -21,7 +48,8 @@ export interface ParsedFormula extends ExpandedFormula {
 
 /**
  * Parses and expands `text` against the dataset's variables.
- * `options.allowDot`: `.` is accepted (summary only); `options.allowCbind`: `cbind(y1, y2) ~` (linMod).
+ * `options.allowDot`: `.` is accepted (summary only); `options.allowCbind`: `cbind(y1, y2) ~` (linMod);
+ * `options.dotExclude`: variables `.` leaves out (weights).
  */
 export function parseFormula(
   text: string,

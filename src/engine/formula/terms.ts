@@ -2,6 +2,7 @@ import { EngineError } from '../errors.ts';
 import { formulaError } from './lexer.ts';
 import { type CallNode, deparse, deparseName, type Expr, type FormulaNode } from './parser.ts';
 import { suggestName } from './suggest.ts';
+import { isNumericLike, unknownVariable } from './variables.ts';
 
 /**
  * Term expansion: from the formula AST to RevoScaleR's model terms.
@@ -55,6 +56,8 @@ export interface ExpandOptions {
   allowDot?: boolean;
   /** Allow `cbind(y1, y2) ~ ...` (RevoScaleR: rxLinMod). @defaultValue false */
   allowCbind?: boolean;
+  /** Variables `.` leaves out besides the response's (e.g. the weight variable). @defaultValue [] */
+  dotExclude?: readonly string[];
 }
 
 export interface ExpandedFormula {
@@ -84,8 +87,6 @@ const INLINE_FUNCTIONS: Record<string, number> = {
 };
 const FORMULA_FUNCTIONS = ['F', 'N', 'cbind'];
 const KNOWN_FUNCTIONS = [...Object.keys(INLINE_FUNCTIONS), ...FORMULA_FUNCTIONS];
-
-const NUMERIC_LIKE = new Set(['numeric', 'integer', 'logical', 'date', 'timestamp']);
 
 // ---------------------------------------------------------------------------------------------------
 // Names
@@ -134,6 +135,7 @@ class Expander {
     private readonly options: ExpandOptions,
   ) {
     this.byName = new Map(variables.map((v) => [v.name, v]));
+    for (const name of options.dotExclude ?? []) this.dotExclude.add(name);
   }
 
   get usedVariables(): string[] {
@@ -147,20 +149,10 @@ class Expander {
   lookup(name: string, column: number): FormulaVariable {
     const found = this.byName.get(name);
     if (found === undefined) {
-      const suggestion = suggestName(
+      throw unknownVariable(
         name,
         this.variables.map((v) => v.name),
-      );
-      const hint = suggestion === undefined ? '' : `; did you mean '${suggestion}'?`;
-      throw new EngineError(
-        'UNKNOWN_VARIABLE',
-        `unknown variable '${name}' at column ${column}${hint}`,
-        400,
-        {
-          variable: name,
-          column,
-          ...(suggestion === undefined ? {} : { suggestion }),
-        },
+        column,
       );
     }
     if (!this.usedSet.has(name)) {
@@ -290,7 +282,7 @@ class Expander {
 
   private fCall(call: CallNode): TermFactor {
     const v = this.variableArg(call);
-    if (!NUMERIC_LIKE.has(v.type) && v.type !== 'factor') {
+    if (!isNumericLike(v.type) && v.type !== 'factor') {
       throw new EngineError(
         'WRONG_VARIABLE_TYPE',
         `F() needs a numeric or factor variable; '${v.name}' at column ${call.column} is ${v.type}`,
