@@ -178,7 +178,8 @@ function finalVariables(
   lowHigh: AssemblyPlan['lowHigh'],
 ): VarInfo[] {
   const withData = withStats(variables, stats ?? emptyStats(variables.length));
-  if (lowHigh === null) return withData;
+  // An output with no rows has no range to report, whatever the input's was.
+  if (lowHigh === null || stats === null) return withData;
   return withData.map((variable, j) => ({ ...variable, ...(lowHigh[j] ?? {}) }));
 }
 
