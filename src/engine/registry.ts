@@ -4,6 +4,7 @@ import { summary } from './analyses/summary.ts';
 import type { AnyAnalysis } from './analysis.ts';
 import { dataStep } from './dataOps/dataStep.ts';
 import { factors } from './dataOps/factors.ts';
+import { sort } from './dataOps/sort.ts';
 import { split } from './dataOps/split.ts';
 
 /** Every analysis the engine runs, by its job `type` (RevoScaleR's name without `rx`). */
@@ -14,6 +15,7 @@ export const analyses: Record<string, AnyAnalysis> = {
   dataStep,
   factors,
   split,
+  sort,
 };
 
 /** The analysis for a job type; undefined for an unknown type (own keys only, so 'toString' is unknown). */
