@@ -179,6 +179,46 @@ describe('dataStep', () => {
     }
   });
 
+  it('publishes the same dataset when a finalizer runs again (after a crash)', async () => {
+    const ds = makeDataset(COLUMNS, 4);
+    for (const params of [{}, { rowsPerChunk: 5 }]) {
+      const io = ws.io();
+      const context = { round: 0, io };
+      let state = dataStep.init(params, ds.meta, { datasets: new Map() });
+      const fold = async (partials: ReadonlyArray<unknown>) => {
+        const all = await Promise.all(partials);
+        return all.slice(1).reduce((a, b) => dataStep.merge(a as never, b as never), all[0]) as never;
+      };
+      const written = await fold(ds.chunks.map((chunk) => dataStep.map(chunk, state, context)));
+      const copy = () => JSON.parse(JSON.stringify(written));
+      let outcome = await dataStep.finalize(copy(), state, { io });
+      const again = await dataStep.finalize(copy(), state, { io });
+      if (!outcome.done) {
+        assert.deepEqual(again, outcome, 'the same assembly plan');
+        state = outcome.state;
+        const input = dataStep.roundInput?.(state);
+        assert.equal(input?.kind, 'partitions');
+        const count = input?.kind === 'partitions' ? input.count : 0;
+        const parts = Array.from({ length: count }, (_, p) =>
+          dataStep.mapPartition!(p, state, { round: 1, io }),
+        );
+        const assembled = await fold(parts);
+        outcome = await dataStep.finalize(assembled, state, { io });
+        const twice = await dataStep.finalize(assembled, state, { io });
+        assert.ok(outcome.done && twice.done);
+        assert.equal(twice.result.dataset.id, outcome.result.dataset.id);
+      } else {
+        assert.ok(again.done);
+        assert.equal(again.result.dataset.id, outcome.result.dataset.id);
+      }
+      assert.ok(outcome.done);
+      const dataset = outcome.result.dataset;
+      assert.deepEqual(await readRows(ws.store, dataset), specRows(COLUMNS));
+      assertChunking(dataset, (params as { rowsPerChunk?: number }).rowsPerChunk ?? 4);
+      await ws.endJob(io);
+    }
+  });
+
   it('rejects bad params before anything runs', async () => {
     const ds = makeDataset(COLUMNS, 4);
     assert.throws(() => dataStep.init({ varsToKeep: ['flg'] }, ds.meta, { datasets: new Map() }), {

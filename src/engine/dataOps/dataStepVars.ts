@@ -89,8 +89,3 @@ export function outputName(outName: string | undefined, meta: DatasetMeta, op: s
   const suffix = `-${op}`;
   return `${meta.name.slice(0, MAX_NAME_LENGTH - suffix.length)}${suffix}`;
 }
-
-/** Names are cut to the longest allowed, keeping their end (where rxSplit's suffixes are). */
-export function fitName(name: string): string {
-  return name.length <= MAX_NAME_LENGTH ? name : name.slice(name.length - MAX_NAME_LENGTH);
-}
