@@ -4,6 +4,7 @@ import { summary } from './analyses/summary.ts';
 import type { AnyAnalysis } from './analysis.ts';
 import { dataStep } from './dataOps/dataStep.ts';
 import { factors } from './dataOps/factors.ts';
+import { merge } from './dataOps/merge.ts';
 import { sort } from './dataOps/sort.ts';
 import { split } from './dataOps/split.ts';
 
@@ -16,6 +17,7 @@ export const analyses: Record<string, AnyAnalysis> = {
   factors,
   split,
   sort,
+  merge,
 };
 
 /** The analysis for a job type; undefined for an unknown type (own keys only, so 'toString' is unknown). */

@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { Chunk } from '../../src/engine/analysis.ts';
 import type { DatasetMeta, VarInfo } from '../../src/storage/datasetMeta.ts';
 import { DatasetStore } from '../../src/storage/datasetStore.ts';
 import { JobFiles, jobDir, removeJobFiles } from '../../src/storage/jobFiles.ts';
-import type { ColumnSpec } from './helpers.ts';
+import { type ColumnSpec, makeDataset } from './helpers.ts';
 
 /**
  * Helpers for the sort and merge tests: a real dataset store and job folder in a temporary directory,
@@ -120,4 +121,22 @@ export function compareRows(a: Row, b: Row, rules: readonly KeyRule[]): number {
     if (c !== 0) return (rule.decreasing ?? false) ? -Math.sign(c) : Math.sign(c);
   }
   return 0;
+}
+
+/**
+ * Stores `columns` (makeDataset's) as a real dataset of `rowsPerChunk`-row chunks, written and published
+ * through a job folder as a data operation would, and returns its meta and chunks.
+ */
+export async function storeDataset(
+  ws: Workspace,
+  columns: readonly ColumnSpec[],
+  rowsPerChunk: number,
+  name: string,
+): Promise<{ meta: DatasetMeta; chunks: Chunk[] }> {
+  const ds = makeDataset(columns, rowsPerChunk);
+  const io = ws.io();
+  for (const chunk of ds.chunks) await io.writeChunk('data', chunk.index, chunk.table);
+  const meta = await io.publish('data', { ...ds.meta, name, source: 'test' });
+  await ws.endJob(io);
+  return { meta, chunks: ds.chunks };
 }
