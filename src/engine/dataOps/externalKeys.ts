@@ -96,8 +96,9 @@ export function stableOrder(
   keys: readonly ColumnValues[],
   rows: number,
 ): Int32Array {
-  const order: number[] = new Array(rows);
-  for (let i = 0; i < rows; i++) order[i] = i;
+  // Filled by push, not `new Array(rows)`: a holey array sorts more slowly in V8.
+  const order: number[] = [];
+  for (let i = 0; i < rows; i++) order.push(i);
   order.sort((i, j) => compareKeys(orders, keys, i, keys, j) || i - j);
   return Int32Array.from(order);
 }

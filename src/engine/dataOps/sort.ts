@@ -148,7 +148,7 @@ type SortState =
       splitters: Splitter[];
       tasks: number;
       rowsRead: number;
-      /** Per splitter j = 0..V: rows of the (sum over runs) with its key; for removeDupKeys. */
+      /** Per splitter j = 0..V: rows (over all runs) with its key, for removeDupKeys's counts. */
       keyCount: number[];
       /** Per partition v: its rows with key = splitter v's key are duplicates of an earlier partition's. */
       dropLead: boolean[];
