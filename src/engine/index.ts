@@ -21,6 +21,9 @@ export {
 } from './analyses/summary.ts';
 export type { Analysis, AnyAnalysis, Chunk, FinalizeOutcome, MapContext } from './analysis.ts';
 export { decodePartial, encodePartial } from './codec.ts';
+export { type DataStepResult, DataStepResultSchema, dataStep } from './dataOps/dataStep.ts';
+export { factors } from './dataOps/factors.ts';
+export { type SplitResult, SplitResultSchema, split } from './dataOps/split.ts';
 export { EngineError } from './errors.ts';
 export { analyses, getAnalysis } from './registry.ts';
 export { type ChunkSource, type RunOptions, runInProcess, runInProcessDetailed } from './runInProcess.ts';

@@ -2,12 +2,22 @@ import { covCor } from './analyses/covCor.ts';
 import { quantile } from './analyses/quantile.ts';
 import { summary } from './analyses/summary.ts';
 import type { AnyAnalysis } from './analysis.ts';
+import { dataStep } from './dataOps/dataStep.ts';
+import { factors } from './dataOps/factors.ts';
+import { merge } from './dataOps/merge.ts';
+import { sort } from './dataOps/sort.ts';
+import { split } from './dataOps/split.ts';
 
 /** Every analysis the engine runs, by its job `type` (RevoScaleR's name without `rx`). */
 export const analyses: Record<string, AnyAnalysis> = {
   summary,
   quantile,
   covCor,
+  dataStep,
+  factors,
+  split,
+  sort,
+  merge,
 };
 
 /** The analysis for a job type; undefined for an unknown type (own keys only, so 'toString' is unknown). */

@@ -4,7 +4,7 @@ import { compileRowOps, type RowOps, type RowOpsSpec } from '../engine/expr/inde
 import { getAnalysis } from '../engine/registry.ts';
 import type { DatasetMeta } from '../storage/datasetMeta.ts';
 import { DatasetMissingError, type DatasetStore } from '../storage/datasetStore.ts';
-import { JobFiles } from '../storage/jobFiles.ts';
+import { JobFiles, removeJobFiles } from '../storage/jobFiles.ts';
 import { UserError } from '../userError.ts';
 import type { JobRecords } from './jobRecords.ts';
 import type { ChunkTaskData } from './messages.ts';
@@ -42,6 +42,9 @@ async function failJob(deps: ChunkTaskDeps, jobId: string, error: UserError): Pr
     message: error.message,
     ...(error.details ? { details: error.details } : {}),
   });
+  // The coordinator is failed through failParentOnFailure and never runs again, so the job's folder
+  // (pieces a data operation wrote) goes now; a task still writing elsewhere is left to the sweep.
+  await removeJobFiles(deps.dataDir, jobId);
   throw new UnrecoverableError(`${error.code}: ${error.message}`);
 }
 

@@ -45,8 +45,11 @@ export interface TestServer {
   config: Config;
   env: Record<string, string>;
   redis: Redis;
-  /** Starts `count` real worker processes against this server's Redis prefix and data folder. */
-  startWorkers(count: number): Promise<ChildProcess[]>;
+  /**
+   * Starts `count` real worker processes against this server's Redis prefix and data folder.
+   * `execArgv` adds Node options, e.g. `--max-old-space-size=64` to run a worker on a small heap.
+   */
+  startWorkers(count: number, options?: { execArgv?: string[] }): Promise<ChildProcess[]>;
   /** Stops the API and its services, as a restart would; `close` still cleans up. */
   stopApi(): Promise<void>;
   /** Starts a fresh API process-equivalent on the same Redis prefix and data folder. */
@@ -100,12 +103,12 @@ export async function startServer(extraEnv: Record<string, string> = {}): Promis
     },
     config,
     env,
-    async startWorkers(count) {
+    async startWorkers(count, options = {}) {
       const started = await Promise.all(
         Array.from({ length: count }, async () => {
           const child = fork(WORKER_ENTRY, [], {
             env: { ...process.env, ...env },
-            execArgv: ['--import', 'tsx'],
+            execArgv: [...(options.execArgv ?? []), '--import', 'tsx'],
             stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
           });
           await new Promise<void>((resolve, reject) => {

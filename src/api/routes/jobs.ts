@@ -1,6 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { CovCorResultSchema, QuantileResultSchema, SummaryResultSchema } from '../../engine/index.ts';
+import {
+  analyses,
+  CovCorResultSchema,
+  DataStepResultSchema,
+  QuantileResultSchema,
+  SplitResultSchema,
+  SummaryResultSchema,
+} from '../../engine/index.ts';
 import { JOB_STATUSES, type JobRecord } from '../../jobs/jobRecords.ts';
 import { IdParams, PageQuery } from '../schemas.ts';
 
@@ -64,6 +71,13 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.addSchema({ ...SummaryResultSchema, $id: 'SummaryResult' });
   app.addSchema({ ...QuantileResultSchema, $id: 'QuantileResult' });
   app.addSchema({ ...CovCorResultSchema, $id: 'CovCorResult' });
+  // dataStep and factors answer { dataset, rowsRead, rowsWritten }; split { datasets, rowsRead, rowsWritten }.
+  app.addSchema({ ...DataStepResultSchema, $id: 'DataStepResult' });
+  app.addSchema({ ...SplitResultSchema, $id: 'SplitResult' });
+  // Each analysis's params (POST /v1/jobs checks `params` against the same schema), e.g. DataStepParams.
+  for (const [type, analysis] of Object.entries(analyses)) {
+    app.addSchema({ ...analysis.paramsSchema, $id: `${type.charAt(0).toUpperCase()}${type.slice(1)}Params` });
+  }
   const errors = {
     400: Type.Ref('Error'),
     404: Type.Ref('Error'),
