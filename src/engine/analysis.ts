@@ -60,6 +60,8 @@ export interface Analysis<Params, State, Partial, Result> {
   readonly name: string;
   /** TypeBox schema of `params`; the API validates and documents requests with the same object. */
   readonly paramsSchema: TSchema;
+  /** TypeBox schema of the result, for the OpenAPI document and generated clients. */
+  readonly resultSchema: TSchema;
   init(params: Params, dataset: DatasetMeta, context: InitContext): State;
   /** Ids of other datasets the job reads (rxMerge's `right`), so `init` can check their variables too. */
   extraInputs?(params: Params): string[];

@@ -45,7 +45,10 @@ export interface DatasetMeta {
   createdAt: string;
   numRows: number;
   numChunks: number;
-  /** The target rows per chunk; every chunk but the last holds exactly this many rows. */
+  /**
+   * The target rows per chunk. `chunkRows` is the truth: imports and dataStep fill every chunk but the
+   * last exactly; sort and merge outputs hold chunks of up to 1.5x the target (partition sizes).
+   */
   rowsPerChunk: number;
   /** Rows in each chunk, in chunk order. */
   chunkRows: number[];

@@ -28,6 +28,7 @@ const copier: Analysis<
 > = {
   name: 'copier',
   paramsSchema: Type.Object({}),
+  resultSchema: Type.Unknown(),
   init: () => ({ round: 0 }),
   columnsUsed: () => ['x'],
   roundInput: (state) =>

@@ -15,6 +15,7 @@ const probe: Analysis<
 > = {
   name: 'probe',
   paramsSchema: Type.Object({ rounds: Type.Integer() }),
+  resultSchema: Type.String(),
   init: (params) => ({ round: 0, rounds: params.rounds }),
   columnsUsed: () => ['x'],
   map: (chunk: Chunk, _state, context) => ({

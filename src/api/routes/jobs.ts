@@ -1,13 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import {
-  analyses,
-  CovCorResultSchema,
-  DataStepResultSchema,
-  QuantileResultSchema,
-  SplitResultSchema,
-  SummaryResultSchema,
-} from '../../engine/index.ts';
+import { analyses } from '../../engine/index.ts';
 import { JOB_STATUSES, type JobRecord } from '../../jobs/jobRecords.ts';
 import { IdParams, PageQuery } from '../schemas.ts';
 
@@ -67,16 +60,14 @@ function view(record: JobRecord) {
 export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { jobs } = app.services;
   app.addSchema(JobSchema);
-  // Result shapes, for the OpenAPI document and generated clients (results are sent as stored).
-  app.addSchema({ ...SummaryResultSchema, $id: 'SummaryResult' });
-  app.addSchema({ ...QuantileResultSchema, $id: 'QuantileResult' });
-  app.addSchema({ ...CovCorResultSchema, $id: 'CovCorResult' });
-  // dataStep and factors answer { dataset, rowsRead, rowsWritten }; split { datasets, rowsRead, rowsWritten }.
-  app.addSchema({ ...DataStepResultSchema, $id: 'DataStepResult' });
-  app.addSchema({ ...SplitResultSchema, $id: 'SplitResult' });
-  // Each analysis's params (POST /v1/jobs checks `params` against the same schema), e.g. DataStepParams.
+  // Each analysis's params (POST /v1/jobs checks `params` against the same schema) and result shape, for
+  // the OpenAPI document and generated clients: SummaryParams, SummaryResult, ... (results are sent as stored).
+  const resultRefs = [];
   for (const [type, analysis] of Object.entries(analyses)) {
-    app.addSchema({ ...analysis.paramsSchema, $id: `${type.charAt(0).toUpperCase()}${type.slice(1)}Params` });
+    const name = `${type.charAt(0).toUpperCase()}${type.slice(1)}`;
+    app.addSchema({ ...analysis.paramsSchema, $id: `${name}Params` });
+    app.addSchema({ ...analysis.resultSchema, $id: `${name}Result` });
+    resultRefs.push(Type.Ref(`${name}Result`));
   }
   const errors = {
     400: Type.Ref('Error'),
@@ -160,10 +151,9 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
           200: Type.Object({
             id: Type.String(),
             type: Type.String(),
-            result: Type.Union(
-              [Type.Ref('SummaryResult'), Type.Ref('QuantileResult'), Type.Ref('CovCorResult')],
-              { description: 'The analysis result; its shape depends on the job type' },
-            ),
+            result: Type.Union(resultRefs, {
+              description: 'The analysis result; its shape is `<Type>Result` for the job type',
+            }),
           }),
           404: Type.Ref('Error'),
           409: Type.Ref('Error'),

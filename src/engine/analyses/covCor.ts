@@ -457,6 +457,7 @@ function finalize(partial: CovCorPartial, state: CovCorState): { done: true; res
 export const covCor = {
   name: 'covCor',
   paramsSchema: CovCorParamsSchema,
+  resultSchema: CovCorResultSchema,
   init,
   columnsUsed,
   map,

@@ -379,6 +379,7 @@ function toResult(
 export const quantile = {
   name: 'quantile',
   paramsSchema: QuantileParamsSchema,
+  resultSchema: QuantileResultSchema,
   init,
   columnsUsed,
   map,

@@ -651,6 +651,7 @@ function finalize(partial: SummaryPartial, state: SummaryState): { done: true; r
 export const summary = {
   name: 'summary',
   paramsSchema: SummaryParamsSchema,
+  resultSchema: SummaryResultSchema,
   init,
   columnsUsed,
   map,

@@ -78,6 +78,7 @@ type DataStepPartial = PiecesPartial | AssembledPartial;
 export const dataStep: Analysis<DataStepParams, DataStepState, DataStepPartial, DataStepResult> = {
   name: 'dataStep',
   paramsSchema: DataStepParamsSchema,
+  resultSchema: DataStepResultSchema,
 
   init(params, meta) {
     checkParams(DataStepParamsSchema, params, 'dataStep');

@@ -4,7 +4,7 @@ import type { DatasetMeta, VarInfo } from '../../storage/datasetMeta.ts';
 import type { Analysis, Chunk } from '../analysis.ts';
 import { EngineError } from '../errors.ts';
 import { checkParams } from '../params.ts';
-import type { DataStepResult } from './dataStep.ts';
+import { type DataStepResult, DataStepResultSchema } from './dataStep.ts';
 import {
   type AssembledPartial,
   type AssemblyPlan,
@@ -316,6 +316,7 @@ function recodeColumn(chunk: Chunk, recode: Recode, dictionaryId: number): Data 
 export const factors: Analysis<FactorsParams, FactorsState, FactorsPartial, DataStepResult> = {
   name: 'factors',
   paramsSchema: FactorsParamsSchema,
+  resultSchema: DataStepResultSchema,
 
   init(params, meta) {
     checkParams(FactorsParamsSchema, params, 'factors');

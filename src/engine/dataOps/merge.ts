@@ -207,6 +207,7 @@ function checkPartitionSizes(
 export const merge: Analysis<MergeParams, MergeState, MergePartial, MergeResult> = {
   name: 'merge',
   paramsSchema: MergeParamsSchema,
+  resultSchema: MergeResultSchema,
 
   extraInputs(params) {
     return typeof params?.right === 'string' ? [params.right] : [];

@@ -272,6 +272,7 @@ async function writeRun(chunk: Chunk, plan: SortPlan, context: MapContext) {
 export const sort: Analysis<SortParams, SortState, SortPartial, SortResult> = {
   name: 'sort',
   paramsSchema: SortParamsSchema,
+  resultSchema: SortResultSchema,
 
   init(params, meta) {
     return { phase: 'runs', plan: planSort(params, meta) };

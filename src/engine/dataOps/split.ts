@@ -249,6 +249,7 @@ function rangeRequests(plan: SplitPlan, pieces: StreamPieces): OutputRequest[] {
 export const split: Analysis<SplitParams, SplitState, SplitPartial, SplitResult> = {
   name: 'split',
   paramsSchema: SplitParamsSchema,
+  resultSchema: SplitResultSchema,
 
   init(params, meta) {
     checkParams(SplitParamsSchema, params, 'split');
