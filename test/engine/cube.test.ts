@@ -224,9 +224,7 @@ describe('cube (rxCube)', () => {
       100_000,
     );
     const state = JSON.parse(
-      JSON.stringify(
-        cube.init({ formula: '~ a:b', removeZeroCounts: true }, ds.meta, { datasets: new Map() }),
-      ),
+      JSON.stringify(cube.init({ formula: '~ a:b', removeZeroCounts: true }, ds.meta)),
     );
     const partial = cube.map(ds.chunks[0]!, state) as CellPartial;
     assert.equal(partial.counts.length, 5000);
@@ -318,9 +316,7 @@ describe('cube (rxCube)', () => {
       );
     }
     const ds = makeDataset(specs, 40);
-    const state = JSON.parse(
-      JSON.stringify(cube.init({ formula: 'y ~ g:h' }, ds.meta, { datasets: new Map() })),
-    );
+    const state = JSON.parse(JSON.stringify(cube.init({ formula: 'y ~ g:h' }, ds.meta)));
     const [p0, p1, p2] = ds.chunks.map((c) => accumulateCells(c, state.plan, 'cube'));
     assert.deepEqual(
       mergeCells(p0!, mergeCells(p1!, p2!, 'cube'), 'cube'),
