@@ -35,14 +35,19 @@ export async function ucbDataset(rowsPerChunk: number): Promise<TestDataset> {
   );
 }
 
-/** A reference CSV as a dataset: the named columns as factors (with these levels), the rest numeric. */
+/**
+ * A reference CSV as a dataset: the named columns as factors (with these levels), `strings` as strings,
+ * the rest numeric.
+ */
 export async function referenceDataset(
   file: string,
   factors: Record<string, string[]>,
   rowsPerChunk: number,
+  strings: readonly string[] = [],
 ): Promise<TestDataset> {
   const { header, rows } = parseCsv(await referenceText(`r_reference/data/${file}`));
   const specs = header.map((name, j): ColumnSpec => {
+    if (strings.includes(name)) return { name, type: 'string', values: rows.map((r) => r[j] as string) };
     const levels = factors[name];
     if (levels !== undefined) {
       return { name, type: 'factor', values: rows.map((r) => r[j] as string), levels };

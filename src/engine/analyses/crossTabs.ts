@@ -40,7 +40,7 @@ const Ratio = Type.Object({
 });
 
 const NullableNumber = Type.Union([Type.Number(), Type.Null()]);
-const Totals = (item: TSchema) =>
+const Totals = <T extends TSchema>(item: T) =>
   Type.Object({ rowTotals: Type.Array(item), columnTotals: Type.Array(item), grandTotal: item });
 
 export const CrossTabsParamsSchema = Type.Object(
