@@ -108,23 +108,8 @@ function accumulateIndexed(
         if (sums !== null) sums[c] = (sums[c] as number) + w * ((response as Float64Array)[i] as number);
       }
     }
-    let present = 0;
-    for (let c = 0; c < totalCells; c++) {
-      if (hit === null ? (counts[c] as number) > 0 : hit[c] === 1) present++;
-    }
-    const keys = new Float64Array(present);
-    const outCounts = new Float64Array(present);
-    const outSums = sums === null ? null : new Float64Array(present);
-    let k = 0;
-    for (let c = 0; c < totalCells; c++) {
-      if (hit === null ? (counts[c] as number) === 0 : hit[c] === 0) continue;
-      keys[k] = c;
-      outCounts[k] = counts[c] as number;
-      if (outSums !== null) outSums[k] = (sums as Float64Array)[c] as number;
-      k++;
-    }
     for (let i = 0; i < numRows; i++) if ((cells[i] as number) >= 0) used++;
-    return { keys, counts: outCounts, sums: outSums, used };
+    return { ...compactDense(counts, sums, hit), used };
   }
   // Sparse: slots in first-seen order, then sorted by cell.
   const slotOf = new Map<number, number>();
@@ -157,6 +142,57 @@ function accumulateIndexed(
     if (outSums !== null) outSums[k] = (sums as Float64Array)[slot] as number;
   }
   return { keys, counts: outCounts, sums: outSums, used };
+}
+
+/** The present cells of dense per-chunk arrays, in cell order. */
+function compactDense(
+  counts: Float64Array,
+  sums: Float64Array | null,
+  hit: Uint8Array | null,
+): { keys: Float64Array; counts: Float64Array; sums: Float64Array | null } {
+  const totalCells = counts.length;
+  let present = 0;
+  for (let c = 0; c < totalCells; c++) {
+    if (hit === null ? (counts[c] as number) > 0 : hit[c] === 1) present++;
+  }
+  const keys = new Float64Array(present);
+  const outCounts = new Float64Array(present);
+  const outSums = sums === null ? null : new Float64Array(present);
+  let k = 0;
+  for (let c = 0; c < totalCells; c++) {
+    if (hit === null ? (counts[c] as number) === 0 : hit[c] === 0) continue;
+    keys[k] = c;
+    outCounts[k] = counts[c] as number;
+    if (outSums !== null) outSums[k] = (sums as Float64Array)[c] as number;
+    k++;
+  }
+  return { keys, counts: outCounts, sums: outSums };
+}
+
+/**
+ * The hot path of a plain two-way table (no response, no weight, nothing missing, a small crossing):
+ * the cell index and the count in one pass over the two code columns, without a cell array.
+ */
+function countTwoFactors(
+  a: Int32Array,
+  b: Int32Array,
+  sizeA: number,
+  sizeB: number,
+  numRows: number,
+): { keys: Float64Array; counts: Float64Array; sums: null; used: number } {
+  const counts = new Float64Array(sizeA * sizeB);
+  let used = 0;
+  for (let i = 0; i < numRows; i++) {
+    const x = a[i] as number;
+    const y = b[i] as number;
+    // Unsigned compares reject negative codes (values outside the levels) too.
+    if (x >>> 0 < sizeA && y >>> 0 < sizeB) {
+      const c = x + sizeA * y;
+      counts[c] = (counts[c] as number) + 1;
+      used++;
+    }
+  }
+  return { ...compactDense(counts, null, null), sums: null, used };
 }
 
 function grow(values: Float64Array<ArrayBuffer>): Float64Array<ArrayBuffer> {
@@ -260,20 +296,20 @@ export function accumulateCells(chunk: Chunk, plan: CubePlan, analysis: string):
   };
   const factors = plan.factors.map((f) => reader.factor(f));
   const totalCells = plan.totalCells;
+  const [first, second] = factors;
+  const sizes = plan.factors.map((f) => f.levels.length);
   const counted =
-    width === 1 && totalCells <= 2 ** 31 - 1
-      ? accumulateIndexed(
-          cellIndex(
-            factors,
-            plan.factors.map((f) => f.levels.length),
-            numRows,
-            data.rowMask,
-          ),
-          numRows,
-          totalCells,
-          data,
-        )
-      : accumulateKeyed(plan, factors, numRows, data);
+    factors.length === 2 &&
+    first?.valid === null &&
+    second?.valid === null &&
+    data.rowMask === null &&
+    data.weights === null &&
+    data.response === null &&
+    totalCells <= Math.max(DENSE_MIN_LIMIT, 2 * numRows)
+      ? countTwoFactors(first.codes, second.codes, sizes[0] as number, sizes[1] as number, numRows)
+      : width === 1 && totalCells <= 2 ** 31 - 1
+        ? accumulateIndexed(cellIndex(factors, sizes, numRows, data.rowMask), numRows, totalCells, data)
+        : accumulateKeyed(plan, factors, numRows, data);
   if (counted.counts.length > MAX_PRESENT_CELLS) throw tooManyCells(counted.counts.length, analysis);
   return {
     rows: numRows,
