@@ -55,7 +55,7 @@ export async function benchCrossTabs(): Promise<void> {
     };
     const endToEnd = async (label: string) => {
       // Warm every worker's JIT and chunk cache (tasks land on workers at random).
-      for (let i = 0; i < 4; i++) await runJob(server.url, body);
+      for (let i = 0; i < 8; i++) await runJob(server.url, body);
       const seconds = median(await timeRuns(runs, () => runJob(server.url, body)));
       report(label, `${fmt(rows / seconds)} rows/s  (${(seconds / baseline).toFixed(2)}x baseline time)`);
       return seconds;

@@ -32,7 +32,7 @@ export interface CellPartial {
 }
 
 /** Most present cells a partial may hold (about 24 bytes each): past it the job stops with a 422. */
-export const MAX_PRESENT_CELLS = 5_000_000;
+export const MAX_PRESENT_CELLS = 2_000_000;
 
 /** Cells of a chunk counted in a dense array when there are at most this many, or 2 per row. */
 const DENSE_MIN_LIMIT = 1 << 16;
