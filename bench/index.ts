@@ -2,6 +2,7 @@
  * `npm run bench`: every benchmark, one after the other. Each prints medians of several runs and ratios
  * against a baseline measured in the same process. BENCH_ONLY=<name> runs one of them (names below).
  */
+import { benchCrossTabs } from './crosstabs.ts';
 import { benchExpr } from './expr.ts';
 import { benchImport } from './import.ts';
 import { benchJobs } from './jobs.ts';
@@ -12,6 +13,7 @@ const benches: Record<string, () => Promise<void>> = {
   jobs: benchJobs,
   expr: benchExpr,
   linalg: benchLinalg,
+  crosstabs: benchCrossTabs,
 };
 
 const only = process.env['BENCH_ONLY'];

@@ -6,6 +6,20 @@ export {
   covCor,
 } from './analyses/covCor.ts';
 export {
+  type CrossTabsParams,
+  CrossTabsParamsSchema,
+  type CrossTabsResult,
+  CrossTabsResultSchema,
+  crossTabs,
+} from './analyses/crossTabs.ts';
+export {
+  type CubeParams,
+  CubeParamsSchema,
+  type CubeResult,
+  CubeResultSchema,
+  cube,
+} from './analyses/cube.ts';
+export {
   type QuantileParams,
   QuantileParamsSchema,
   type QuantileResult,

@@ -1,4 +1,6 @@
 import { covCor } from './analyses/covCor.ts';
+import { crossTabs } from './analyses/crossTabs.ts';
+import { cube } from './analyses/cube.ts';
 import { quantile } from './analyses/quantile.ts';
 import { summary } from './analyses/summary.ts';
 import type { AnyAnalysis } from './analysis.ts';
@@ -18,6 +20,8 @@ export const analyses: Record<string, AnyAnalysis> = {
   split,
   sort,
   merge,
+  cube,
+  crossTabs,
 };
 
 /** The analysis for a job type; undefined for an unknown type (own keys only, so 'toString' is unknown). */

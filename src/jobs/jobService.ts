@@ -18,8 +18,6 @@ const PLANNED_TYPES = [
   'linMod',
   'logit',
   'glm',
-  'cube',
-  'crossTabs',
   'kmeans',
   'dTree',
   'dForest',

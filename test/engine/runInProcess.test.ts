@@ -59,7 +59,18 @@ describe('runInProcess', () => {
 describe('registry', () => {
   it('holds every analysis by its job type', () => {
     // More join as they are written; these must stay.
-    for (const type of ['covCor', 'quantile', 'summary', 'dataStep', 'factors', 'split']) {
+    for (const type of [
+      'covCor',
+      'quantile',
+      'summary',
+      'dataStep',
+      'factors',
+      'split',
+      'sort',
+      'merge',
+      'cube',
+      'crossTabs',
+    ]) {
       assert.ok(Object.hasOwn(analyses, type), `${type} is registered`);
     }
     for (const [type, analysis] of Object.entries(analyses)) assert.equal(analysis.name, type);

@@ -41,7 +41,9 @@ const JobSchema = Type.Object(
 
 const SubmitBody = Type.Object(
   {
-    type: Type.String({ description: 'summary | quantile | covCor (others: 501 until implemented)' }),
+    type: Type.String({
+      description: 'summary | quantile | covCor | cube | crossTabs (others: 501 until implemented)',
+    }),
     dataset: Type.String({ description: 'Dataset id' }),
     params: Type.Optional(
       Type.Record(Type.String(), Type.Unknown(), {

@@ -1,7 +1,10 @@
 import betainc from '@stdlib/math-base-special-betainc';
+import erfc from '@stdlib/math-base-special-erfc';
+import gammainc from '@stdlib/math-base-special-gammainc';
+import normalQuantileOf from '@stdlib/stats-base-dists-normal-quantile';
 
 /**
- * Tail probabilities of the t and F distributions, from the regularized incomplete beta function of
+ * Tail probabilities of the t, F, chi-squared and normal distributions, from the regularized incomplete beta function of
  * @stdlib (a port of Boost's ibeta: accurate to a few ulps across the range, tails included).
  *
  * Both tails are written as I_x(a, b) and the argument handed over is always the SMALLER of x and
@@ -29,4 +32,27 @@ export function fUpperPValue(f: number, d1: number, d2: number): number {
   // P(F > f) = I_{d2 / (d2 + d1 f)}(d2 / 2, d1 / 2) = 1 - I_{d1 f / (d2 + d1 f)}(d1 / 2, d2 / 2).
   if (d1f < d2) return betainc(d1f / (d2 + d1f), d1 / 2, d2 / 2, true, true);
   return betainc(d2 / (d2 + d1f), d2 / 2, d1 / 2, true, false);
+}
+
+/**
+ * P(X > x) for the chi-squared distribution with `df` degrees of freedom, as the regularized upper
+ * incomplete gamma Q(df / 2, x / 2) of @stdlib (computed directly, not as 1 - P, so tiny p-values keep
+ * their digits).
+ */
+export function chiSquaredUpperPValue(x: number, df: number): number {
+  if (Number.isNaN(x) || !(df > 0)) return Number.NaN;
+  if (x <= 0) return 1;
+  if (!Number.isFinite(x)) return 0;
+  return gammainc(x / 2, df / 2, true, true);
+}
+
+/** P(|Z| > |z|) for a standard normal Z, as erfc(|z| / sqrt 2) (no cancellation in the far tail). */
+export function normalTwoSidedPValue(z: number): number {
+  if (Number.isNaN(z)) return Number.NaN;
+  return erfc(Math.abs(z) / Math.SQRT2);
+}
+
+/** The standard normal quantile (R's qnorm(p)). */
+export function normalQuantile(p: number): number {
+  return normalQuantileOf(p, 0, 1);
 }
