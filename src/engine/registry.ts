@@ -1,4 +1,5 @@
 import { covCor } from './analyses/covCor.ts';
+import { linMod } from './analyses/linMod.ts';
 import { quantile } from './analyses/quantile.ts';
 import { summary } from './analyses/summary.ts';
 import type { AnyAnalysis } from './analysis.ts';
@@ -8,6 +9,7 @@ export const analyses: Record<string, AnyAnalysis> = {
   summary,
   quantile,
   covCor,
+  linMod,
 };
 
 /** The analysis for a job type; undefined for an unknown type (own keys only, so 'toString' is unknown). */

@@ -56,7 +56,7 @@ export const CoefficientRowSchema = Type.Object(
     pValue: NullableNumber,
     aliased: Type.Boolean({ description: 'Dropped reference level or collinear term: no estimate' }),
   },
-  { $id: 'Coefficient' },
+  // No $id: result schemas of several analyses embed it, and one $id may be registered only once.
 );
 export type CoefficientRow = Static<typeof CoefficientRowSchema>;
 
@@ -70,7 +70,7 @@ export interface ModelResponseFit {
   dispersion: number | null;
   dfResidual: number;
   /**
-   * (X'WX)^-1 over the ESTIMATED coefficients (those with a non-null estimate, in coefficient order),
+   * (X'WX)^-1 over the ESTIMATED coefficients (those with `aliased: false`, in coefficient order),
    * row-major, unscaled: Var(beta) = dispersion * covUnscaled. Standard errors and intervals of
    * predictions need it. Null when not kept (large models fitted without `covCoef`).
    */
