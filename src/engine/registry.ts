@@ -1,5 +1,6 @@
 import { covCor } from './analyses/covCor.ts';
 import { linMod } from './analyses/linMod.ts';
+import { predict } from './analyses/predict.ts';
 import { quantile } from './analyses/quantile.ts';
 import { summary } from './analyses/summary.ts';
 import type { AnyAnalysis } from './analysis.ts';
@@ -10,6 +11,7 @@ export const analyses: Record<string, AnyAnalysis> = {
   quantile,
   covCor,
   linMod,
+  predict,
 };
 
 /** The analysis for a job type; undefined for an unknown type (own keys only, so 'toString' is unknown). */

@@ -1,5 +1,6 @@
 import type { Table } from 'apache-arrow';
 import type { DatasetMeta } from '../storage/datasetMeta.ts';
+import type { StoredModel } from '../storage/modelStore.ts';
 import type { AnyAnalysis, Chunk, MapContext } from './analysis.ts';
 import { decodePartial, encodePartial } from './codec.ts';
 import type { JobIO } from './jobIO.ts';
@@ -92,7 +93,9 @@ export async function runInProcessDetailed(
 
   const datasets = new Map<string, DatasetMeta>();
   for (const id of analysis.extraInputs?.(params) ?? []) datasets.set(id, await io.datasetMeta(id));
-  let state = throughJson(analysis.init(params, meta, { datasets }));
+  const models = new Map<string, StoredModel>();
+  for (const id of analysis.modelInputs?.(params) ?? []) models.set(id, await io.loadModel(id));
+  let state = throughJson(analysis.init(params, meta, { datasets, models }));
   for (let round = 0; round < maxRounds; round++) {
     const context: MapContext = { round, io };
     const input = analysis.roundInput?.(state) ?? null;

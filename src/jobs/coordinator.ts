@@ -5,6 +5,7 @@ import { getAnalysis } from '../engine/registry.ts';
 import type { DatasetMeta } from '../storage/datasetMeta.ts';
 import type { DatasetStore } from '../storage/datasetStore.ts';
 import { JobFiles, removeJobFiles } from '../storage/jobFiles.ts';
+import { ModelStore } from '../storage/modelStore.ts';
 import { UserError } from '../userError.ts';
 import { splitCommonParams } from './commonParams.ts';
 import { loadInitContext } from './initContext.ts';
@@ -93,8 +94,13 @@ export async function runCoordinator(
   try {
     for (;;) {
       if (step === 'plan' && round === 0) {
-        const context = await loadInitContext(analysis, analysisParams, record.tenant, (id) =>
-          deps.store.get(id),
+        const models = new ModelStore(deps.dataDir);
+        const context = await loadInitContext(
+          analysis,
+          analysisParams,
+          record.tenant,
+          (id) => deps.store.get(id),
+          (tenant, id) => models.get(tenant, id),
         );
         await deps.states.save(jobId, 0, analysis.init(analysisParams, meta, context));
       }

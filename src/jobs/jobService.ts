@@ -4,6 +4,7 @@ import { Value } from 'typebox/value';
 import { analyses, getAnalysis } from '../engine/registry.ts';
 import type { DatasetStore } from '../storage/datasetStore.ts';
 import { newId } from '../storage/ids.ts';
+import { ModelStore } from '../storage/modelStore.ts';
 import { UserError } from '../userError.ts';
 import { splitCommonParams } from './commonParams.ts';
 import { loadInitContext } from './initContext.ts';
@@ -36,6 +37,8 @@ const PLANNED_TYPES = [
 
 export interface JobServiceOptions {
   redisUrl: string;
+  /** DATA_DIR: the stored models a job may name (rxPredict's) are read from it. */
+  dataDir: string;
   queuePrefix: string;
   jobTtlSeconds: number;
   jobStallSeconds: number;
@@ -57,6 +60,7 @@ export class JobService {
   private readonly subscriber: Redis;
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly stopWatchdog: () => void;
+  private readonly models: ModelStore;
 
   constructor(
     redis: Redis,
@@ -64,6 +68,7 @@ export class JobService {
     options: JobServiceOptions,
   ) {
     const keys = new JobKeys(options.queuePrefix);
+    this.models = new ModelStore(options.dataDir);
     this.records = new JobRecords(redis, keys, options.jobTtlSeconds);
     this.queueConnection = connectRedis(options.redisUrl, 'bullmq');
     this.coordinatorQueue = new Queue<CoordinatorData>(COORDINATOR_QUEUE, {
@@ -133,7 +138,13 @@ export class JobService {
     analysis.init(
       analysisParams,
       meta,
-      await loadInitContext(analysis, analysisParams, tenant, (id) => this.store.get(id)),
+      await loadInitContext(
+        analysis,
+        analysisParams,
+        tenant,
+        (id) => this.store.get(id),
+        (owner, id) => this.models.get(owner, id),
+      ),
     );
 
     const id = newId('job');
