@@ -6,6 +6,20 @@ export {
   covCor,
 } from './analyses/covCor.ts';
 export {
+  type LinModParams,
+  LinModParamsSchema,
+  type LinModResult,
+  LinModResultSchema,
+  linMod,
+} from './analyses/linMod.ts';
+export {
+  type PredictParams,
+  PredictParamsSchema,
+  type PredictResult,
+  PredictResultSchema,
+  predict,
+} from './analyses/predict.ts';
+export {
   type QuantileParams,
   QuantileParamsSchema,
   type QuantileResult,

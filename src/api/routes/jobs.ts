@@ -1,6 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { CovCorResultSchema, QuantileResultSchema, SummaryResultSchema } from '../../engine/index.ts';
+import {
+  CovCorResultSchema,
+  LinModResultSchema,
+  PredictResultSchema,
+  QuantileResultSchema,
+  SummaryResultSchema,
+} from '../../engine/index.ts';
 import { JOB_STATUSES, type JobRecord } from '../../jobs/jobRecords.ts';
 import { IdParams, PageQuery } from '../schemas.ts';
 
@@ -41,7 +47,9 @@ const JobSchema = Type.Object(
 
 const SubmitBody = Type.Object(
   {
-    type: Type.String({ description: 'summary | quantile | covCor (others: 501 until implemented)' }),
+    type: Type.String({
+      description: 'summary | quantile | covCor | linMod | predict (others: 501 until implemented)',
+    }),
     dataset: Type.String({ description: 'Dataset id' }),
     params: Type.Optional(
       Type.Record(Type.String(), Type.Unknown(), {
@@ -64,6 +72,8 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.addSchema({ ...SummaryResultSchema, $id: 'SummaryResult' });
   app.addSchema({ ...QuantileResultSchema, $id: 'QuantileResult' });
   app.addSchema({ ...CovCorResultSchema, $id: 'CovCorResult' });
+  app.addSchema({ ...LinModResultSchema, $id: 'LinModResult' });
+  app.addSchema({ ...PredictResultSchema, $id: 'PredictResult' });
   const errors = {
     400: Type.Ref('Error'),
     404: Type.Ref('Error'),
@@ -147,7 +157,13 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
             id: Type.String(),
             type: Type.String(),
             result: Type.Union(
-              [Type.Ref('SummaryResult'), Type.Ref('QuantileResult'), Type.Ref('CovCorResult')],
+              [
+                Type.Ref('SummaryResult'),
+                Type.Ref('QuantileResult'),
+                Type.Ref('CovCorResult'),
+                Type.Ref('LinModResult'),
+                Type.Ref('PredictResult'),
+              ],
               { description: 'The analysis result; its shape depends on the job type' },
             ),
           }),
