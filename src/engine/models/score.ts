@@ -13,9 +13,9 @@ import { inverseLink } from './links.ts';
  * job and the synchronous `POST /v1/models/{id}/predict`:
  *
  * 1. `planScoring` (once): the model's variables must be in the data, numeric-like where they were
- *    numeric and factors where they were factors (422 otherwise, naming them); each factor's levels in
- *    the new data are mapped BY LABEL onto the training levels (a level the model never saw maps to
- *    "unseen").
+ *    numeric and factors (or text) where they were factors (422 otherwise, naming them); each factor's
+ *    levels in the new data are mapped BY LABEL onto the training levels (a level the model never saw
+ *    maps to "unseen").
  * 2. `scoreChunk` (per chunk): the factor columns are re-coded to the training level lists (unseen ->
  *    missing, counted), then X is built by the SAME model-matrix code and plan as in training (same
  *    dummy coding, same reference levels, same column order), eta = X beta over the estimated
@@ -48,6 +48,8 @@ export interface ScoringPlan {
   matrix: ModelMatrixPlan;
   /** Per factor variable the model reads: data level index -> training level index (-1: unseen); null when identical. */
   levelMaps: Record<string, number[] | null>;
+  /** Factor variables the data holds as text (a small CSV imports them so): mapped by label row by row. */
+  stringFactors: string[];
   /** The data's own levels of those factors (to read chunks whose dictionaries differ). */
   dataLevels: Record<string, string[]>;
   /** Training levels of those factors. */
@@ -110,11 +112,15 @@ export function planScoring(
   const dataLevels: Record<string, string[]> = {};
   const trainingLevels: Record<string, string[]> = {};
   const wrongType: Array<{ variable: string; model: string; data: string }> = [];
+  const stringFactors: string[] = [];
   for (const name of new Set(needed)) {
     const model = training.get(name);
     const info = byName.get(name) as VarInfo;
     if (model === undefined) continue;
-    if (model.type === 'factor') {
+    if (model.type === 'factor' && info.type === 'string') {
+      stringFactors.push(name);
+      trainingLevels[name] = model.levels ?? [];
+    } else if (model.type === 'factor') {
       if (info.type !== 'factor') {
         wrongType.push({ variable: name, model: 'factor', data: info.type });
         continue;
@@ -171,6 +177,7 @@ export function planScoring(
   return {
     matrix,
     levelMaps,
+    stringFactors,
     dataLevels,
     trainingLevels,
     options,
@@ -212,6 +219,28 @@ function adaptTable(plan: ScoringPlan, table: Table): { table: Table; unseen: Ui
       if (valid !== null && valid[i] === 0) continue;
       const code = map[codes[i] as number] ?? -1;
       if (code < 0) {
+        if (unseen === null) unseen = new Uint8Array(numRows);
+        unseen[i] = 1;
+        continue;
+      }
+      out[i] = code;
+      present[i] = 1;
+    }
+    replaced[name] = makeVector(
+      dictionaryData(out, packValidity(present, numRows), numRows, 0, dictionaryFor(plan, name)),
+    );
+  }
+  for (const name of plan.stringFactors) {
+    const vector = table.getChild(name);
+    if (vector === null) throw new Error(`column '${name}' is not in the chunk`);
+    const index = new Map((plan.trainingLevels[name] ?? []).map((level, i) => [level, i]));
+    const out = new Int32Array(numRows);
+    const present = new Uint8Array(numRows);
+    for (let i = 0; i < numRows; i++) {
+      const value: unknown = vector.get(i);
+      if (value === null || value === undefined) continue;
+      const code = index.get(String(value));
+      if (code === undefined) {
         if (unseen === null) unseen = new Uint8Array(numRows);
         unseen[i] = 1;
         continue;
