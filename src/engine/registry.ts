@@ -1,5 +1,7 @@
 import { covCor } from './analyses/covCor.ts';
+import { glm } from './analyses/glm.ts';
 import { linMod } from './analyses/linMod.ts';
+import { logit } from './analyses/logit.ts';
 import { predict } from './analyses/predict.ts';
 import { quantile } from './analyses/quantile.ts';
 import { summary } from './analyses/summary.ts';
@@ -11,6 +13,8 @@ export const analyses: Record<string, AnyAnalysis> = {
   quantile,
   covCor,
   linMod,
+  logit,
+  glm,
   predict,
 };
 
