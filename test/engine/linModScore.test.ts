@@ -1,0 +1,196 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { type LinModResult, linMod } from '../../src/engine/analyses/linMod.ts';
+import type { JobIO } from '../../src/engine/jobIO.ts';
+import type { LinearModelBody } from '../../src/engine/models/body.ts';
+import { rowsToTable } from '../../src/engine/models/jsonRows.ts';
+import { defaultScoreOptions, planScoring, scoreChunk } from '../../src/engine/models/score.ts';
+import { runInProcessDetailed } from '../../src/engine/runInProcess.ts';
+import { tTwoSidedQuantile } from '../../src/engine/stats/quantiles.ts';
+import type { StoredModel } from '../../src/storage/modelStore.ts';
+import { type ColumnSpec, makeDataset, parseCsv, relDiff, seededRandom } from './helpers.ts';
+
+/**
+ * In-process checks of what HTTP tests see only from outside: when the refinement pass runs, scoring
+ * through a non-identity link (the path logit/glm models take), JSON rows typed like the model.
+ */
+
+/** A JobIO that keeps saved models in memory (linMod's finalize saves one). */
+function memoryIO(): JobIO & { saved: StoredModel[] } {
+  const saved: StoredModel[] = [];
+  const refuse = async (): Promise<never> => {
+    throw new Error('not in this test');
+  };
+  return {
+    saved,
+    jobId: 'job_test',
+    tenant: 'local',
+    folder: refuse,
+    datasetMeta: refuse,
+    readChunk: refuse,
+    writeChunk: refuse,
+    publish: refuse,
+    async saveModel(model) {
+      const stored: StoredModel = {
+        ...model,
+        id: `mdl_${String(saved.length).padStart(20, '0')}`,
+        tenant: 'local',
+        createdAt: new Date(0).toISOString(),
+        jobId: 'job_test',
+        dataset: 'ds_test',
+      };
+      saved.push(stored);
+      return stored;
+    },
+    loadModel: refuse,
+  };
+}
+
+async function fit(columns: ColumnSpec[], formula: string, rowsPerChunk = 7) {
+  const ds = makeDataset(columns, rowsPerChunk);
+  const io = memoryIO();
+  const outcome = await runInProcessDetailed(linMod, { formula }, ds.meta, ds.chunks, { io });
+  return {
+    result: outcome.result as LinModResult,
+    rounds: outcome.rounds,
+    body: io.saved[0]?.body as LinearModelBody,
+  };
+}
+
+describe('linMod: the refinement pass runs when the error bound asks for it', () => {
+  it('skips it for a well-conditioned fit, runs it for Wampler5 (huge residuals)', async () => {
+    const random = seededRandom(4);
+    const x = Array.from({ length: 100 }, () => random());
+    const y = x.map((v) => 1 + 2 * v + 0.1 * random());
+    const easy = await fit(
+      [
+        { name: 'y', type: 'numeric', values: y },
+        { name: 'x', type: 'numeric', values: x },
+      ],
+      'y ~ x',
+    );
+    assert.equal(easy.rounds, 1);
+
+    const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures/nist_strd');
+    const { header, rows } = parseCsv(await readFile(path.join(dir, 'Wampler5.csv'), 'utf8'));
+    const xs = rows.map((r) => Number(r[header.indexOf('x')]));
+    const columns: ColumnSpec[] = [
+      { name: 'y', type: 'numeric', values: rows.map((r) => Number(r[header.indexOf('y')])) },
+      ...[1, 2, 3, 4, 5].map(
+        (d): ColumnSpec => ({ name: `x${d}`, type: 'numeric', values: xs.map((v) => v ** d) }),
+      ),
+    ];
+    const hard = await fit(columns, 'y ~ x1 + x2 + x3 + x4 + x5');
+    assert.equal(hard.rounds, 2);
+    // Certified: every coefficient is exactly 1.
+    for (const c of hard.result.coefficients) assert.ok(relDiff(c.estimate as number, 1) < 1e-9, c.term);
+  });
+});
+
+describe('scoring through a link function (the path of logit and glm models)', () => {
+  /** A logit model body built by hand: eta = -1 + 0.8 x, covariance given. */
+  function logitBody(base: LinearModelBody): LinearModelBody {
+    return {
+      ...base,
+      family: 'binomial',
+      link: 'logit',
+      dispersionFixed: true,
+      responses: [
+        {
+          ...(base.responses[0] as LinearModelBody['responses'][number]),
+          coefficients: [
+            { term: '(Intercept)', estimate: -1, stdError: 0.2, statistic: -5, pValue: 0, aliased: false },
+            { term: 'x', estimate: 0.8, stdError: 0.1, statistic: 8, pValue: 0, aliased: false },
+          ],
+          dispersion: 1,
+          covUnscaled: [0.04, -0.01, -0.01, 0.01],
+        },
+      ],
+    };
+  }
+
+  it('response = plogis(eta), SE by the delta method, confidence limits mapped through the link', async () => {
+    const { body } = await fit(
+      [
+        { name: 'y', type: 'numeric', values: [0, 1, 1, 0, 1, 1, 0, 1] },
+        { name: 'x', type: 'numeric', values: [0.1, 2, 1.5, 0.3, 3, 2.2, 0.4, 1.9] },
+      ],
+      'y ~ x',
+    );
+    const model = logitBody(body);
+    const { table, variables } = rowsToTable(model, [{ x: 0 }, { x: 1.25 }, { x: 4 }], false);
+    const options = defaultScoreOptions({ computeStdErrors: true, interval: 'confidence' });
+    const scored = scoreChunk(planScoring(model, variables, options), model, table);
+    const out = scored.responses[0]!;
+    const z = tTwoSidedQuantile(0.05, Number.POSITIVE_INFINITY);
+    assert.ok(Math.abs(z - 1.959963984540054) < 1e-12, 'normal quantile for a fixed dispersion');
+    [0, 1.25, 4].forEach((x, i) => {
+      const eta = -1 + 0.8 * x;
+      const mu = 1 / (1 + Math.exp(-eta));
+      const seEta = Math.sqrt(0.04 - 2 * 0.01 * x + 0.01 * x * x);
+      assert.ok(relDiff(out.prediction[i]!, mu) < 1e-14);
+      assert.ok(relDiff(out.stdError![i]!, seEta * mu * (1 - mu)) < 1e-12);
+      assert.ok(relDiff(out.lower![i]!, 1 / (1 + Math.exp(-(eta - z * seEta)))) < 1e-12);
+      assert.ok(relDiff(out.upper![i]!, 1 / (1 + Math.exp(-(eta + z * seEta)))) < 1e-12);
+    });
+    const link = scoreChunk(planScoring(model, variables, { ...options, type: 'link' }), model, table);
+    assert.ok(
+      relDiff(link.responses[0]!.prediction[1]!, 0) < 1e-15 || link.responses[0]!.prediction[1] === 0,
+    );
+    assert.throws(
+      () => planScoring(model, variables, { ...options, interval: 'prediction' }),
+      (e: unknown) => (e as { code?: string }).code === 'INVALID_PARAMS',
+    );
+  });
+});
+
+describe('JSON rows typed like the model', () => {
+  it('numbers, logicals, dates and factor labels; wrong kinds are 400 naming row and field', async () => {
+    const { body } = await fit(
+      [
+        { name: 'y', type: 'numeric', values: [1, 3, 2, 5, 4, 6, 8, 7, 9, 10] },
+        {
+          name: 'flag',
+          type: 'logical',
+          values: [true, false, true, false, true, true, false, false, true, false],
+        },
+        { name: 'day', type: 'date', values: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] },
+        { name: 'g', type: 'factor', values: ['a', 'b', 'a', 'b', 'a', 'b', 'a', 'b', 'a', 'b'] },
+      ],
+      'y ~ flag + day + g',
+    );
+    const { table } = rowsToTable(
+      body,
+      [
+        { flag: true, day: '1970-01-03', g: 'b' },
+        { flag: 0, day: 5, g: null },
+      ],
+      false,
+    );
+    assert.equal(table.numRows, 2);
+    assert.deepEqual([...(table.getChild('day')?.toArray() ?? [])], [2, 5]);
+    assert.deepEqual([...(table.getChild('flag')?.toArray() ?? [])], [1, 0]);
+    assert.equal(table.getChild('g')?.get(1), null);
+    for (const [row, field] of [
+      [{ flag: 'yes', day: 1, g: 'a' }, 'flag'],
+      [{ flag: true, day: 'tomorrow', g: 'a' }, 'day'],
+      [{ flag: true, day: 1, g: { level: 'a' } }, 'g'],
+    ] as const) {
+      assert.throws(
+        () => rowsToTable(body, [{ flag: true, day: 1, g: 'a' }, row], false),
+        (e: unknown) => {
+          const error = e as { code?: string; status?: number; details?: { row: number; field: string } };
+          return (
+            error.code === 'INVALID_ROW_VALUE' &&
+            error.status === 400 &&
+            error.details?.row === 1 &&
+            error.details.field === field
+          );
+        },
+      );
+    }
+  });
+});
