@@ -4,11 +4,14 @@ import { glm } from '../../src/engine/analyses/glm.ts';
 import type { GlmResult } from '../../src/engine/analyses/glmCommon.ts';
 import { logit } from '../../src/engine/analyses/logit.ts';
 import {
+  assertPrinted,
   type Columns,
+  checkPublished,
   close,
   clottingColumns,
   d93Columns,
   dataset,
+  estimated,
   fitGlm,
   INFERT_GROUPED,
   infertColumns,
@@ -17,7 +20,6 @@ import {
   rReference,
   SEPARATED,
 } from './glmData.ts';
-import { referenceJson } from './helpers.ts';
 
 /**
  * rxGlm / rxLogit against R's glm: the published cases of ../shared/data/reference (R Core's
@@ -26,89 +28,6 @@ import { referenceJson } from './helpers.ts';
  * chunks. The IRLS follows glm.fit step by step (same start, clamps, convergence test), so
  * estimates, standard errors, deviances and iteration counts agree with R's to ~1e-13.
  */
-
-interface PrintedCoefficient {
-  term: string;
-  estimate_text: string;
-  std_error_text: string;
-  statistic_text: string;
-  p_value_text: string;
-}
-interface PublishedCase {
-  model: { family: string; link: string; formula: string };
-  expected: {
-    coefficients: PrintedCoefficient[];
-    dispersion_text: string;
-    null_deviance_text: string;
-    df_null: number;
-    residual_deviance_text: string;
-    df_residual: number;
-    aic_text: string;
-    fisher_scoring_iterations_R: number;
-  };
-}
-
-/**
- * One unit of the last printed digit of R's text ("0.2677" -> 1e-4, "1.78e-10" -> 1e-12). Not half a
- * unit: printCoefmat rounds twice (round(t, 3), then format(digits = 4)), so R prints 36.974957 as
- * "36.98".
- */
-function printedTolerance(text: string): number {
-  const [mantissa, exponent] = text.replace(/^[<>]/, '').split(/e/i);
-  const decimals = (mantissa?.split('.')[1] ?? '').length;
-  return 10 ** -decimals * 10 ** Number(exponent ?? 0);
-}
-
-function assertPrinted(actual: number | null, text: string, what: string, absoluteFloor = 0): void {
-  assert.notEqual(actual, null, `${what}: null`);
-  if (text.startsWith('<')) {
-    assert.ok((actual as number) < Number(text.slice(1)), `${what}: ${actual} is not ${text}`);
-    return;
-  }
-  const tolerance = Math.max(printedTolerance(text), absoluteFloor);
-  assert.ok(
-    Math.abs((actual as number) - Number(text)) <= tolerance,
-    `${what}: ${actual} vs R's printed ${text} (tolerance ${tolerance})`,
-  );
-}
-
-function estimated(result: GlmResult) {
-  return result.coefficients.filter((c) => !c.aliased);
-}
-
-async function checkPublished(
-  file: string,
-  result: GlmResult,
-  terms: Record<string, string> = {},
-  zeroTerms: string[] = [],
-): Promise<void> {
-  const reference = await referenceJson<PublishedCase>(`r_reference/cases/${file}`);
-  const expected = reference.expected;
-  const coefficients = estimated(result);
-  assert.deepEqual(
-    coefficients.map((c) => c.term),
-    expected.coefficients.map((c) => terms[c.term] ?? c.term),
-  );
-  expected.coefficients.forEach((e, i) => {
-    const c = coefficients[i];
-    assert.ok(c !== undefined);
-    // R prints numerically-zero estimates as 1e-15: compare those with an absolute 1e-8 (README).
-    const floor = zeroTerms.includes(e.term) ? 1e-8 : 0;
-    assertPrinted(c.estimate, e.estimate_text, `${e.term} estimate`, floor);
-    assertPrinted(c.stdError, e.std_error_text, `${e.term} std. error`);
-    assertPrinted(c.statistic, e.statistic_text, `${e.term} statistic`, floor);
-    assertPrinted(c.pValue, e.p_value_text, `${e.term} p-value`);
-  });
-  assertPrinted(result.dispersion, expected.dispersion_text, 'dispersion');
-  assertPrinted(result.nullDeviance, expected.null_deviance_text, 'null deviance');
-  assertPrinted(result.deviance, expected.residual_deviance_text, 'residual deviance');
-  assertPrinted(result.aic, expected.aic_text, 'AIC');
-  assert.equal(result.dfNull, expected.df_null);
-  assert.equal(result.dfResidual, expected.df_residual);
-  assert.equal(result.iterations, expected.fisher_scoring_iterations_R);
-  assert.equal(result.converged, true);
-  assert.deepEqual(result.warnings, []);
-}
 
 describe('glm: the published R cases (R Core reference output), in small chunks', () => {
   it('binomial logit: infert, case ~ spontaneous + induced', async () => {
