@@ -3,8 +3,11 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { type LinModResult, linMod } from '../../src/engine/analyses/linMod.ts';
+import { type LinModResult, type LinModState, linMod, qrInput } from '../../src/engine/analyses/linMod.ts';
+import { groupedQrPartial, planGroups } from '../../src/engine/analyses/linModGroups.ts';
+import { fillModelMatrix } from '../../src/engine/formula/index.ts';
 import type { JobIO } from '../../src/engine/jobIO.ts';
+import { qrPartial, solveLeastSquares } from '../../src/engine/linalg/index.ts';
 import type { LinearModelBody } from '../../src/engine/models/body.ts';
 import { rowsToTable } from '../../src/engine/models/jsonRows.ts';
 import { defaultScoreOptions, planScoring, scoreChunk } from '../../src/engine/models/score.ts';
@@ -88,6 +91,57 @@ describe('linMod: the refinement pass runs when the error bound asks for it', ()
     // Certified: every coefficient is exactly 1.
     for (const c of hard.result.coefficients) assert.ok(relDiff(c.estimate as number, 1) < 1e-9, c.term);
   });
+});
+
+describe('linMod: the chunk partial grouped by a factor equals the plain one', () => {
+  const random = seededRandom(12);
+  const n = 500;
+  const x = Array.from({ length: n }, () => 100 + random());
+  // Level 'd' never occurs (an empty indicator); 'c' is the reference (last) level.
+  const g = Array.from({ length: n }, () => ['a', 'b', 'c'][Math.floor(3 * random())] as string);
+  const y = x.map((v, i) => 2 * v + (g[i] === 'a' ? 1 : 0) + random());
+  const w = Array.from({ length: n }, (_, i) => (i % 10 === 0 ? 0 : 0.5 + random()));
+  for (const [label, formula, params] of [
+    ['y ~ x + g', 'y ~ x + g', {}],
+    ['y ~ g + x:g, pweights', 'y ~ g + x:g', { pweights: 'w' }],
+    ['cube y ~ g + x', 'y ~ g + x', { cube: true }],
+  ] as const) {
+    it(label, () => {
+      const ds = makeDataset(
+        [
+          { name: 'y', type: 'numeric', values: y },
+          { name: 'x', type: 'numeric', values: x },
+          { name: 'g', type: 'factor', values: g, levels: ['a', 'b', 'd', 'c'] },
+          { name: 'w', type: 'numeric', values: w },
+        ],
+        n,
+      );
+      const state = linMod.init({ formula, ...params }, ds.meta) as LinModState;
+      const groups = planGroups(state.plan);
+      assert.ok(groups !== null && groups.length >= 2, 'a factor main effect to group by');
+      const input = qrInput(state.plan, fillModelMatrix(state.plan, ds.chunks[0]!.table));
+      const plain = qrPartial(input);
+      const grouped = groupedQrPartial(input, groups);
+      assert.equal(grouped.numRows, plain.numRows);
+      assert.equal(grouped.sumWeights, plain.sumWeights);
+      grouped.means.forEach((m, j) =>
+        assert.ok(Math.abs(m - (plain.means[j] as number)) <= 1e-12 * Math.max(1, Math.abs(m))),
+      );
+      const options = { intercept: state.plan.intercept };
+      const a = solveLeastSquares(plain, options);
+      const b = solveLeastSquares(grouped, options);
+      assert.deepEqual(
+        b.coefficients.map((c) => c.aliased),
+        a.coefficients.map((c) => c.aliased),
+      );
+      a.coefficients.forEach((c, i) => {
+        if (c.aliased) return;
+        assert.ok(relDiff(b.coefficients[i]?.estimate as number, c.estimate) < 1e-10, `${i}`);
+        assert.ok(relDiff(b.coefficients[i]?.stdError as number, c.stdError) < 1e-10, `${i} se`);
+      });
+      assert.ok(relDiff(a.sigma, b.sigma) < 1e-12);
+    });
+  }
 });
 
 describe('scoring through a link function (the path of logit and glm models)', () => {

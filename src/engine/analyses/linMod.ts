@@ -25,6 +25,7 @@ import {
 import { CoefficientRowSchema, trainingVariables } from '../models/body.ts';
 import { checkParams, planWeights } from '../params.ts';
 import { fitResponses, type LinModFitBlock, type LinModSettings } from './linModFit.ts';
+import { groupedQrPartial, planGroups } from './linModGroups.ts';
 
 /**
  * rxLinMod: least squares by distributed TSQR of [X | y] (linalg/), X built by the shared model-matrix
@@ -219,6 +220,7 @@ function init(params: LinModParams, meta: DatasetMeta): LinModState {
       frequencyWeights: weights?.kind === 'fweights',
       covCoef: params.covCoef ?? false,
       cube,
+      groupColumns: planGroups(plan),
       variables: trainingVariables(plan, meta.variables),
     },
     refine: null,
@@ -274,7 +276,9 @@ function map(chunk: Chunk, state: LinModState): LinModPartial {
   const m = fill(state.plan, chunk);
   const input = qrInput(state.plan, m);
   if (state.round === 0) {
-    return { kind: 'qr', rows: chunk.table.numRows, qr: qrPartial(input), cellCounts: countCells(state, m) };
+    const groups = state.settings.groupColumns;
+    const qr = groups === null ? qrPartial(input) : groupedQrPartial(input, groups);
+    return { kind: 'qr', rows: chunk.table.numRows, qr, cellCounts: countCells(state, m) };
   }
   const plans = state.refine?.plans ?? [];
   return {

@@ -30,6 +30,8 @@ export interface LinModSettings {
   frequencyWeights: boolean;
   covCoef: boolean;
   cube: boolean;
+  /** QR predictor positions of a factor's indicators to group chunk rows by (linModGroups.ts); null: plain QR. */
+  groupColumns: number[] | null;
   /** Training VarInfo of the variables the model reads (for the stored body). */
   variables: VarInfo[];
 }

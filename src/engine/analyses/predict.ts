@@ -5,7 +5,7 @@ import { packValidity } from '../../storage/import/arrowChunk.ts';
 import type { Analysis, Chunk, FinalizeContext, InitContext, MapContext } from '../analysis.ts';
 import { describeTable, mergeStats, type VarStats, withStats } from '../dataOps/outputStats.ts';
 import { EngineError } from '../errors.ts';
-import { lookupVariable } from '../formula/index.ts';
+import { lookupVariable, sourceInputs } from '../formula/index.ts';
 import {
   isLinearModelBody,
   type LinearModelBody,
@@ -216,6 +216,7 @@ function columnsUsed(state: PredictState): string[] {
   for (const v of predictorVariables(state.body.plan)) names.add(v);
   if (state.scoring.options.computeResiduals)
     for (const v of responseVariables(state.body.plan)) names.add(v);
+  if (state.scoring.offset !== null) for (const v of sourceInputs(state.scoring.offset)) names.add(v);
   return [...names];
 }
 

@@ -96,6 +96,11 @@ export interface LinearModelBody {
   responses: ModelResponseFit[];
   /** RevoScaleR's cube regression (first term one coefficient per cell, no intercept). */
   cube: boolean;
+  /**
+   * GLM offset as written (a variable name or in-line expression), added to eta; null or absent
+   * without one. Scoring plans it again against the data it scores, which must hold its variables.
+   */
+  offset?: string | null;
   nValidObs: number;
   nMissingObs: number;
 }

@@ -1,9 +1,17 @@
 import { makeVector, Table, type Utf8, type Vector } from 'apache-arrow';
 import type { VarInfo } from '../../storage/datasetMeta.ts';
 import { dictionaryData, levelsVector, packValidity } from '../../storage/import/arrowChunk.ts';
-import { readFactorCodes } from '../columns.ts';
+import { ChunkColumns, readFactorCodes } from '../columns.ts';
 import { EngineError } from '../errors.ts';
-import { fillModelMatrix, isNumericLike, type ModelMatrixPlan } from '../formula/index.ts';
+import {
+  fillModelMatrix,
+  isNumericLike,
+  type ModelMatrixPlan,
+  type NumericSource,
+  parseFormula,
+  planSource,
+  TermColumns,
+} from '../formula/index.ts';
 import { tTwoSidedQuantile } from '../stats/quantiles.ts';
 import { type LinearModelBody, predictorVariables, responseVariables } from './body.ts';
 import { inverseLink } from './links.ts';
@@ -55,6 +63,8 @@ export interface ScoringPlan {
   /** Training levels of those factors. */
   trainingLevels: Record<string, string[]>;
   options: ScoreOptions;
+  /** The GLM offset planned against the scored data (added to eta); null without one. */
+  offset: NumericSource | null;
   /** Interval quantile (NaN without intervals). */
   quantile: number;
 }
@@ -87,6 +97,37 @@ export function defaultScoreOptions(options: Partial<ScoreOptions> = {}): ScoreO
   };
 }
 
+/** The offset of a GLM body planned against the data; its variable goes into `missing` when absent. */
+function planOffset(
+  body: LinearModelBody,
+  data: readonly VarInfo[],
+  missing: string[],
+): NumericSource | null {
+  const text = body.offset;
+  if (typeof text !== 'string' || text === '') return null;
+  let source: ReturnType<typeof planSource>;
+  try {
+    const factor = parseFormula(`~ ${text}`, data).terms[0]?.factors[0];
+    if (factor === undefined) throw new Error(`offset '${text}' is not a term`);
+    source = planSource(factor, data);
+  } catch (error) {
+    if (error instanceof EngineError && error.code === 'UNKNOWN_VARIABLE') {
+      missing.push(String(error.details?.['variable'] ?? text));
+      return null;
+    }
+    throw error;
+  }
+  if (source.role !== 'numeric') {
+    throw new EngineError(
+      'WRONG_VARIABLE_TYPE',
+      `the model's offset '${text}' is not numeric in the data to score`,
+      422,
+      { offset: text },
+    );
+  }
+  return source;
+}
+
 /** Checks the model against the data's variables and plans the scoring (see the file comment). */
 export function planScoring(
   body: LinearModelBody,
@@ -99,6 +140,7 @@ export function planScoring(
   ];
   const byName = new Map(data.map((v) => [v.name, v]));
   const missing = [...new Set(needed)].filter((name) => !byName.has(name));
+  const offset = planOffset(body, data, missing);
   if (missing.length > 0) {
     throw new EngineError(
       'MISSING_VARIABLES',
@@ -181,6 +223,7 @@ export function planScoring(
     dataLevels,
     trainingLevels,
     options,
+    offset,
     quantile: options.interval === 'none' ? Number.NaN : tTwoSidedQuantile(1 - options.confLevel, df),
   };
 }
@@ -281,6 +324,21 @@ export function scoreChunk(plan: ScoringPlan, body: LinearModelBody, input: Tabl
   let unseenLevels = 0;
   if (unseen !== null) for (let i = 0; i < numRows; i++) unseenLevels += unseen[i] as number;
 
+  // The offset at the usable rows, NaN where it is missing.
+  let offsetValues: Float64Array | null = null;
+  let noOffset = 0;
+  if (plan.offset !== null) {
+    const reader = new TermColumns(new ChunkColumns(table));
+    const { values } = reader.numeric(plan.offset);
+    const present = reader.usable(plan.offset);
+    offsetValues = new Float64Array(n);
+    for (let r = 0; r < n; r++) {
+      const at = rowOf(r, rows);
+      const ok = present === null || present[at] === 1;
+      offsetValues[r] = ok ? (values[at] as number) : Number.NaN;
+      if (!ok) noOffset++;
+    }
+  }
   const link = inverseLink(body.link, body.linkPower);
   const wantSe = options.computeStdErrors || options.interval !== 'none';
   const responses = body.responses.map((fit, k): ScoredResponse => {
@@ -301,6 +359,9 @@ export function scoreChunk(plan: ScoringPlan, body: LinearModelBody, input: Tabl
       const column = x.subarray(c * n, (c + 1) * n);
       for (let r = 0; r < n; r++) eta[r] = (eta[r] as number) + b * (column[r] as number);
     }
+    // A missing offset leaves eta NaN: every output of the row is then missing.
+    if (offsetValues !== null)
+      for (let r = 0; r < n; r++) eta[r] = (eta[r] as number) + (offsetValues[r] as number);
     const out: ScoredResponse = {
       prediction: filled(numRows),
       residual: options.computeResiduals ? filled(numRows) : null,
@@ -359,7 +420,7 @@ export function scoreChunk(plan: ScoringPlan, body: LinearModelBody, input: Tabl
     }
     return out;
   });
-  return { numRows, responses, predicted: n, unseenLevels };
+  return { numRows, responses, predicted: n - noOffset, unseenLevels };
 }
 
 /** Output column names of each response: `<y>_Pred` (or predVarNames), `_Resid`, `_StdErr`, `_Lower`, `_Upper`. */
