@@ -10,7 +10,7 @@ import { type ModelMatrixPlan, sourceInputs } from '../formula/index.ts';
  *   eta = X beta  (X built from `plan` exactly as in training),   prediction = linkInverse(eta)
  *
  * linMod writes family 'gaussian', link 'identity', dispersion sigma^2. logit/glm write their family and
- * link (see links.ts for the names scoring knows) and their dispersion (1 when fixed).
+ * link (R's names: glm/links.ts implements them, and scoring uses those implementations) and their dispersion (1 when fixed).
  *
  * How a fitting analysis fills it:
  * - `plan`: its ModelMatrixPlan as planned for training (levels, dropped reference columns, labels). The

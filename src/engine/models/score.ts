@@ -12,9 +12,9 @@ import {
   planSource,
   TermColumns,
 } from '../formula/index.ts';
+import { linkByName } from '../glm/links.ts';
 import { tTwoSidedQuantile } from '../stats/quantiles.ts';
 import { type LinearModelBody, predictorVariables, responseVariables } from './body.ts';
-import { inverseLink } from './links.ts';
 
 /**
  * Scoring a stored linear model (linMod, logit, glm: body.ts) on new data, shared by the `predict`
@@ -339,7 +339,8 @@ export function scoreChunk(plan: ScoringPlan, body: LinearModelBody, input: Tabl
       if (!ok) noOffset++;
     }
   }
-  const link = inverseLink(body.link, body.linkPower);
+  // The GLM code's own links (R's clamps included), so scoring inverts exactly what training fitted.
+  const link = linkByName(body.link, body.linkPower);
   const wantSe = options.computeStdErrors || options.interval !== 'none';
   const responses = body.responses.map((fit, k): ScoredResponse => {
     // Coefficients of X's columns (plan.kept order); aliased -> 0. Estimated ones (for the covariance).
@@ -372,12 +373,12 @@ export function scoreChunk(plan: ScoringPlan, body: LinearModelBody, input: Tabl
     const toResponse = options.type === 'response';
     for (let r = 0; r < n; r++) {
       const e = eta[r] as number;
-      out.prediction[rowOf(r, rows)] = toResponse ? link.linkInverse(e) : e;
+      out.prediction[rowOf(r, rows)] = toResponse ? link.linkinv(e) : e;
     }
     if (out.residual !== null) {
       const y = m.y.subarray(k * n, (k + 1) * n);
       for (let r = 0; r < n; r++)
-        out.residual[rowOf(r, rows)] = (y[r] as number) - link.linkInverse(eta[r] as number);
+        out.residual[rowOf(r, rows)] = (y[r] as number) - link.linkinv(eta[r] as number);
     }
     if (!wantSe) return out;
     const cov = fit.covUnscaled ?? [];
@@ -409,8 +410,8 @@ export function scoreChunk(plan: ScoringPlan, body: LinearModelBody, input: Tabl
           let low = etaR - q * seEta;
           let high = etaR + q * seEta;
           if (toResponse) {
-            low = link.linkInverse(low);
-            high = link.linkInverse(high);
+            low = link.linkinv(low);
+            high = link.linkinv(high);
             if (low > high) [low, high] = [high, low]; // decreasing links (inverse, 1/mu^2)
           }
           out.lower[at] = low;
