@@ -201,6 +201,64 @@ describe('scoring through a link function (the path of logit and glm models)', (
   });
 });
 
+describe('a logit model fitted by the logit analysis scores through the same path', () => {
+  it('response = plogis(X beta) from its stored coefficients, link = X beta; an offset is added', async () => {
+    const { logit } = await import('../../src/engine/analyses/logit.ts');
+    const random = seededRandom(31);
+    const n = 200;
+    const x = Array.from({ length: n }, () => 4 * random() - 2);
+    const g = Array.from({ length: n }, (_, i) => (i % 3 === 0 ? 'u' : 'v'));
+    const y = x.map((v, i) => (random() < 1 / (1 + Math.exp(-(0.5 + v - (g[i] === 'u' ? 1 : 0)))) ? 1 : 0));
+    const ds = makeDataset(
+      [
+        { name: 'y', type: 'numeric', values: y },
+        { name: 'x', type: 'numeric', values: x },
+        { name: 'g', type: 'factor', values: g },
+      ],
+      50,
+    );
+    const io = memoryIO();
+    await runInProcessDetailed(logit, { formula: 'y ~ x + g' }, ds.meta, ds.chunks, { io });
+    const body = io.saved[0]?.body as LinearModelBody;
+    assert.equal(body.link, 'logit');
+    const [b0, bx, bu] = body.responses[0]!.coefficients.map((c) => c.estimate) as [number, number, number];
+    const rows = [
+      { x: -1, g: 'u' },
+      { x: 0.3, g: 'v' },
+      { x: 1.7, g: 'u' },
+    ];
+    const { table, variables } = rowsToTable(body, rows, false);
+    for (const type of ['response', 'link'] as const) {
+      const options = defaultScoreOptions({ type });
+      const scored = scoreChunk(planScoring(body, variables, options), body, table);
+      rows.forEach((row, i) => {
+        const eta = b0 + bx * row.x + (row.g === 'u' ? bu : 0);
+        const want = type === 'link' ? eta : 1 / (1 + Math.exp(-eta));
+        assert.ok(relDiff(scored.responses[0]!.prediction[i]!, want) < 1e-13, `${type} row ${i}`);
+      });
+    }
+    // The same body with an offset: eta grows by the offset variable's value; a missing one gives NA.
+    const withOffset = { ...body, offset: 'off' };
+    const shifted = rowsToTable(
+      withOffset,
+      [
+        { x: 0.3, g: 'v', off: 2 },
+        { x: 0.3, g: 'v', off: null },
+      ],
+      false,
+    );
+    const options = defaultScoreOptions({ type: 'link' });
+    const scored = scoreChunk(planScoring(withOffset, shifted.variables, options), withOffset, shifted.table);
+    assert.ok(relDiff(scored.responses[0]!.prediction[0]!, b0 + 0.3 * bx + 2) < 1e-13);
+    assert.ok(Number.isNaN(scored.responses[0]!.prediction[1]!));
+    assert.equal(scored.predicted, 1);
+    assert.throws(
+      () => planScoring(withOffset, variables, options),
+      (e: unknown) => (e as { code?: string }).code === 'MISSING_VARIABLES',
+    );
+  });
+});
+
 describe('JSON rows typed like the model', () => {
   it('numbers, logicals, dates and factor labels; wrong kinds are 400 naming row and field', async () => {
     const { body } = await fit(

@@ -11,6 +11,7 @@ import { type LinearModelBody, predictorVariables, responseVariables } from './b
  * also true/false; dates also "YYYY-MM-DD", timestamps also ISO 8601 text), factors as dictionaries of
  * the labels the rows use (mapped onto the training levels by scoring, as any dataset's are).
  * null or an absent key is a missing value; a variable no row mentions is reported by scoring's check.
+ * Other fields holding only numbers (or null) become numeric columns too: a GLM offset's variable.
  * A value of the wrong kind is 400 INVALID_ROW_VALUE naming the row (0-based) and the field.
  */
 
@@ -111,6 +112,27 @@ export function rowsToTable(
     rows.forEach((row, r) => {
       const value = numberOf(row[name], info, r);
       if (value === null) return;
+      values[r] = value;
+      valid[r] = 1;
+    });
+    columns[name] = makeVector(float64Data(values, packValidity(valid, numRows), numRows));
+    variables.push({ name, type: 'numeric', low: null, high: null, missing: 0 });
+  }
+  const known = new Set(variables.map((v) => v.name));
+  const others = new Set(
+    rows.flatMap((row) => Object.keys(row)).filter((name) => !known.has(name) && !training.has(name)),
+  );
+  for (const name of others) {
+    const numeric = rows.every((row) => {
+      const value = row[name];
+      return value === null || value === undefined || (typeof value === 'number' && Number.isFinite(value));
+    });
+    if (!numeric) continue;
+    const values = new Float64Array(numRows);
+    const valid = new Uint8Array(numRows);
+    rows.forEach((row, r) => {
+      const value = row[name];
+      if (typeof value !== 'number') return;
       values[r] = value;
       valid[r] = 1;
     });
