@@ -56,11 +56,12 @@ describe('runInProcess', () => {
 });
 
 describe('registry', () => {
-  it('holds summary, quantile and covCor by their job type', () => {
-    assert.deepEqual(Object.keys(analyses).sort(), ['covCor', 'quantile', 'summary']);
+  it('holds every analysis by its job type', () => {
+    for (const type of ['summary', 'quantile', 'covCor', 'linMod', 'predict'])
+      assert.ok(Object.keys(analyses).includes(type), type);
     for (const [type, analysis] of Object.entries(analyses)) assert.equal(analysis.name, type);
     assert.equal(getAnalysis('summary'), analyses['summary']);
-    assert.equal(getAnalysis('linMod'), undefined);
+    assert.equal(getAnalysis('kmeans'), undefined);
     assert.equal(getAnalysis('toString'), undefined);
   });
 });
