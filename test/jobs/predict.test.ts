@@ -135,7 +135,10 @@ describe('predict job through HTTP', () => {
     const rows = await outputRows(result.dataset['id'] as string);
     rows.forEach((row, i) => {
       const e = expected(i);
-      if (e === null) return assert.equal(row['y_Pred'], null);
+      if (e === null) {
+        assert.equal(row['y_Pred'], null);
+        return;
+      }
       const half = (row['y_Upper'] as number) - (row['y_Pred'] as number);
       const q = half / Math.sqrt(e.se ** 2 + ref.sigma ** 2);
       assert.ok(Math.abs(tTwoSidedPValue(q, ref.dfResidual) - 0.05) < 1e-9, `row ${i}: q ${q}`);
