@@ -6,12 +6,20 @@ export {
   covCor,
 } from './analyses/covCor.ts';
 export {
+  type GlmParams,
+  GlmParamsSchema,
+  GlmResultSchema,
+  glm,
+} from './analyses/glm.ts';
+export type { GlmResult } from './analyses/glmCommon.ts';
+export {
   type LinModParams,
   LinModParamsSchema,
   type LinModResult,
   LinModResultSchema,
   linMod,
 } from './analyses/linMod.ts';
+export { type LogitParams, LogitParamsSchema, logit } from './analyses/logit.ts';
 export {
   type PredictParams,
   PredictParamsSchema,

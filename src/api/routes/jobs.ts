@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import {
   CovCorResultSchema,
+  GlmResultSchema,
   LinModResultSchema,
   PredictResultSchema,
   QuantileResultSchema,
@@ -73,6 +74,8 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.addSchema({ ...QuantileResultSchema, $id: 'QuantileResult' });
   app.addSchema({ ...CovCorResultSchema, $id: 'CovCorResult' });
   app.addSchema({ ...LinModResultSchema, $id: 'LinModResult' });
+  // logit and glm share one result shape.
+  app.addSchema({ ...GlmResultSchema, $id: 'GlmResult' });
   app.addSchema({ ...PredictResultSchema, $id: 'PredictResult' });
   const errors = {
     400: Type.Ref('Error'),

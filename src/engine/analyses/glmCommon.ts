@@ -40,6 +40,7 @@ import {
 import { checkParams, finiteOrNull, planWeights } from '../params.ts';
 import { tTwoSidedPValue } from '../stats/distributions.ts';
 import { normalTwoSidedPValue } from '../stats/quantiles.ts';
+import { planGroups } from './linModGroups.ts';
 
 /**
  * rxLogit and rxGlm: one analysis shape for both (logit is glm with the binomial family and logit
@@ -379,7 +380,13 @@ function init(settings: GlmSettings, params: GlmSharedParams, meta: DatasetMeta)
     analysis: settings.analysis,
     formula: params.formula,
     matrix,
-    layout: { kind, offsetColumn, weights: weights?.kind ?? null, intercept: matrix.intercept },
+    layout: {
+      kind,
+      offsetColumn,
+      weights: weights?.kind ?? null,
+      intercept: matrix.intercept,
+      groups: planGroups(matrix),
+    },
     family: settings.family,
     control,
     covCoef: params.covCoef ?? false,

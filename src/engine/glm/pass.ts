@@ -1,4 +1,5 @@
 import type { Table } from 'apache-arrow';
+import { groupedQrPartial } from '../analyses/linModGroups.ts';
 import { EngineError } from '../errors.ts';
 import { fillModelMatrix, type ModelMatrixPlan } from '../formula/index.ts';
 import { emptyQrPartial, mergeQr, type QrPartial, qrPartial } from '../linalg/index.ts';
@@ -52,6 +53,12 @@ export interface ResponseLayout {
   weights: 'pweights' | 'fweights' | null;
   /** The model has an intercept column first in X (which the TSQR implies: it is not passed). */
   intercept: boolean;
+  /**
+   * Positions among the WLS predictors of a factor main effect's indicators, whose QR is done level by
+   * level (analyses/linModGroups.ts: about half the flops for 10 numerics + a 7-level factor); null
+   * for the plain TSQR.
+   */
+  groups: number[] | null;
 }
 
 export interface PassPartial {
@@ -147,11 +154,13 @@ const scratch = new Scratch();
 
 /**
  * eta = offset + X beta (X column-major, n x p), or linkfun(mustart) row by row. Column sweeps keep
- * the inner loop a contiguous multiply-add.
+ * the inner loop a contiguous multiply-add; with a second coefficient vector (the Pearson basis) both
+ * are swept together, so X is read once.
  */
-function linearPredictor(
+function linearPredictors(
   out: Float64Array,
   source: EtaSource,
+  second: { out: Float64Array; source: EtaSource } | null,
   x: Float64Array,
   n: number,
   p: number,
@@ -159,18 +168,34 @@ function linearPredictor(
   mustart: Float64Array,
   family: Family,
 ): void {
-  if (source.kind === 'mustart') {
-    for (let i = 0; i < n; i++) out[i] = family.link.linkfun(mustart[i] as number);
-    return;
+  const pending: Array<{ out: Float64Array; beta: number[] }> = [];
+  for (const target of second === null ? [{ out, source }] : [{ out, source }, second]) {
+    if (target.source.kind === 'mustart') {
+      for (let i = 0; i < n; i++) target.out[i] = family.link.linkfun(mustart[i] as number);
+      continue;
+    }
+    if (offset === null) target.out.fill(0);
+    else target.out.set(offset);
+    pending.push({ out: target.out, beta: target.source.beta });
   }
-  if (offset === null) out.fill(0);
-  else out.set(offset);
-  const beta = source.beta;
+  const [first, other] = pending;
+  if (first === undefined) return;
   for (let j = 0; j < p; j++) {
-    const b = beta[j] as number;
-    if (b === 0) continue;
     const base = j * n;
-    for (let i = 0; i < n; i++) out[i] = (out[i] as number) + (x[base + i] as number) * b;
+    const a = first.beta[j] as number;
+    const etaA = first.out;
+    if (other === undefined) {
+      if (a === 0) continue;
+      for (let i = 0; i < n; i++) etaA[i] = (etaA[i] as number) + (x[base + i] as number) * a;
+      continue;
+    }
+    const b = other.beta[j] as number;
+    const etaB = other.out;
+    for (let i = 0; i < n; i++) {
+      const v = x[base + i] as number;
+      etaA[i] = (etaA[i] as number) + v * a;
+      etaB[i] = (etaB[i] as number) + v * b;
+    }
   }
 }
 
@@ -259,16 +284,17 @@ export function mapPass(
   const x = mm.x;
   const eta = scratch.get('eta', n);
   if (plan.main !== null) {
-    linearPredictor(eta, plan.main, x, n, p, offset, mustart, family);
     const basisEta = plan.pearsonBasis === null ? null : scratch.get('basisEta', n);
-    if (basisEta !== null && plan.pearsonBasis !== null)
-      linearPredictor(basisEta, plan.pearsonBasis, x, n, p, offset, mustart, family);
+    const second =
+      basisEta === null || plan.pearsonBasis === null ? null : { out: basisEta, source: plan.pearsonBasis };
+    linearPredictors(eta, plan.main, second, x, n, p, offset, mustart, family);
     const z = plan.buildWls ? scratch.get('z', n) : null;
     const w = plan.buildWls ? scratch.get('w', n) : null;
     const aicKind = family.aic;
     const boundaryLow = 10 * DOUBLE_EPS;
     const binomialBoundary = family.spec.name === 'binomial';
     const poissonBoundary = family.spec.name === 'poisson';
+    const bernoulli = aicKind === 'binomial' && layout.kind === 'single' && !priorWeighted;
     let deviance = 0;
     let pearson = 0;
     let invalid = 0;
@@ -280,10 +306,17 @@ export function mapPass(
       const yi = y[i] as number;
       const wi = wt[i] as number;
       if (!link.validEta(e) || !family.validMu(mu)) invalid++;
-      deviance += family.devResid(yi, mu, wi);
+      const devResid = family.devResid(yi, mu, wi);
+      deviance += devResid;
       if (binomialBoundary ? mu > 1 - boundaryLow || mu < boundaryLow : poissonBoundary && mu < boundaryLow)
         boundary++;
-      if (aicKind !== null) {
+      if (bernoulli && (yi === 0 || yi === 1)) {
+        // A 0/1 row of one trial with weight m: m log dbinom(y; 1, mu) is -devResid / 2 (both AIC slots).
+        if (wi > 0) {
+          out.aic[0] = (out.aic[0] as number) - devResid / 2;
+          out.aic[1] = (out.aic[1] as number) - devResid / 2;
+        }
+      } else if (aicKind !== null) {
         const m = frequencyWeighted ? ((weights as Float64Array)[i] as number) : 1;
         const a = priorWeighted ? ((weights as Float64Array)[i] as number) : 1;
         accumulateAic(aicKind, out.aic, yi, mu, m, a, trials[i] as number);
@@ -319,7 +352,8 @@ export function mapPass(
     if (z !== null && w !== null) {
       const predictors: Float64Array[] = [];
       for (let j = predictorsFrom; j < p; j++) predictors.push(x.subarray(j * n, (j + 1) * n));
-      out.wls = qrPartial({ predictors, responses: [z], weights: w, use: null, numRows: n });
+      const input = { predictors, responses: [z], weights: w, use: null, numRows: n };
+      out.wls = layout.groups === null ? qrPartial(input) : groupedQrPartial(input, layout.groups);
     }
   }
 
