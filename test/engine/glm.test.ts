@@ -274,6 +274,14 @@ const R_CASES: RCase[] = [
     tolerance: 1e-6,
   },
   {
+    // cube: the first term (categorical) coded fully with no intercept: R's `- 1` fit.
+    name: 'infert cube',
+    columns: infertColumns,
+    factors: { education: null },
+    rowsPerChunk: 20,
+    params: { formula: 'case ~ education + spontaneous', family: 'binomial', cube: true },
+  },
+  {
     name: 'infert cbind',
     columns: async () => INFERT_GROUPED,
     rowsPerChunk: 3,
