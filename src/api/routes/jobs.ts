@@ -165,6 +165,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
                 Type.Ref('QuantileResult'),
                 Type.Ref('CovCorResult'),
                 Type.Ref('LinModResult'),
+                Type.Ref('GlmResult'),
                 Type.Ref('PredictResult'),
               ],
               { description: 'The analysis result; its shape depends on the job type' },
