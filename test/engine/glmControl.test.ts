@@ -128,6 +128,28 @@ describe('glm iteration control', async () => {
     });
   });
 
+  it('covCoef: the dispersion-scaled covariance, squared standard errors on its diagonal', async () => {
+    const columns = { ...infert, education: infert['education'] as string[] };
+    const { result } = await fitGlm(
+      glm,
+      { formula: 'case ~ spontaneous + education', family: 'quasibinomial', covCoef: true },
+      dataset(columns, 50, { education: null }),
+    );
+    const cov = result.covCoef as Array<Array<number | null>>;
+    assert.equal(cov.length, result.coefficients.length);
+    result.coefficients.forEach((c, i) => {
+      if (c.aliased) {
+        assert.ok(cov[i]?.every((v) => v === null));
+        return;
+      }
+      assert.ok(close(cov[i]?.[i] ?? null, (c.stdError as number) ** 2, 1e-13), c.term);
+      cov[i]?.forEach((v, j) => {
+        assert.equal(v, cov[j]?.[i]);
+      });
+    });
+    assert.ok(result.coefficients.some((c) => c.aliased));
+  });
+
   it('pass partials merge associatively (to rounding) and in chunk order', async () => {
     const state = glm.init({ formula: INFERT, family: 'binomial' }, data.meta, { datasets: new Map() });
     const family = makeFamily(state.family);
