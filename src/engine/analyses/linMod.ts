@@ -40,8 +40,9 @@ import { groupedQrPartial, planGroups } from './linModGroups.ts';
  *   sums), which restores the digits a huge residual costs (NIST Wampler4/5).
  *
  * `cube: true`: the first term must be categorical; it is coded fully with no intercept (one
- * coefficient per cell) and solved by the same TSQR (the cell columns are orthogonal, so the QR costs
- * what the partitioned inverse would for the few cells a REST call can list); R-squared and F are
+ * coefficient per cell) and solved by the same TSQR. A single-factor cube term (up to 50 cells) is
+ * what linModGroups.ts groups chunk rows by, so each cell's rows are reduced without the cell columns:
+ * RevoScaleR's partitioned (Frisch-Waugh-Lovell) solve in QR form. R-squared and F are
  * "as if an intercept were included" (centred total sum of squares, intercept-only null model), as
  * RevoScaleR documents, and `countDF` gives the cell counts.
  *
