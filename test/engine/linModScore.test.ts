@@ -124,9 +124,9 @@ describe('linMod: the chunk partial grouped by a factor equals the plain one', (
       const grouped = groupedQrPartial(input, groups);
       assert.equal(grouped.numRows, plain.numRows);
       assert.equal(grouped.sumWeights, plain.sumWeights);
-      grouped.means.forEach((m, j) =>
-        assert.ok(Math.abs(m - (plain.means[j] as number)) <= 1e-12 * Math.max(1, Math.abs(m))),
-      );
+      grouped.means.forEach((m, j) => {
+        assert.ok(Math.abs(m - (plain.means[j] as number)) <= 1e-12 * Math.max(1, Math.abs(m)));
+      });
       const options = { intercept: state.plan.intercept };
       const a = solveLeastSquares(plain, options);
       const b = solveLeastSquares(grouped, options);
