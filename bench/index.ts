@@ -4,9 +4,11 @@
  */
 import { benchCrossTabs } from './crosstabs.ts';
 import { benchExpr } from './expr.ts';
+import { benchGlm } from './glm.ts';
 import { benchImport } from './import.ts';
 import { benchJobs } from './jobs.ts';
 import { benchLinalg } from './linalg.ts';
+import { benchModels } from './models.ts';
 
 const benches: Record<string, () => Promise<void>> = {
   import: benchImport,
@@ -14,6 +16,8 @@ const benches: Record<string, () => Promise<void>> = {
   expr: benchExpr,
   linalg: benchLinalg,
   crosstabs: benchCrossTabs,
+  models: benchModels,
+  glm: benchGlm,
 };
 
 const only = process.env['BENCH_ONLY'];

@@ -11,6 +11,7 @@ import { ApiError, ErrorResponse, errorHandler } from './errors.ts';
 import { datasetRoutes } from './routes/datasets.ts';
 import { healthRoutes } from './routes/health.ts';
 import { jobRoutes } from './routes/jobs.ts';
+import { modelRoutes } from './routes/models.ts';
 import { sharedSchemas } from './schemas.ts';
 
 export interface Services {
@@ -74,6 +75,7 @@ export async function buildApp(
       tags: [
         { name: 'datasets', description: 'Upload, inspect, export and delete chunked datasets' },
         { name: 'jobs', description: 'Submit analyses, follow their progress, read results' },
+        { name: 'models', description: 'Fitted models: list, inspect, delete, score JSON rows' },
         { name: 'health', description: 'Liveness and readiness' },
       ],
     },
@@ -91,6 +93,7 @@ export async function buildApp(
       await v1.register(authPlugin);
       await v1.register(datasetRoutes, { prefix: '/datasets' });
       await v1.register(jobRoutes, { prefix: '/jobs' });
+      await v1.register(modelRoutes, { prefix: '/models' });
     },
     { prefix: '/v1' },
   );

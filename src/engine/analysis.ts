@@ -1,6 +1,7 @@
 import type { Table } from 'apache-arrow';
 import type { TSchema } from 'typebox';
 import type { DatasetMeta } from '../storage/datasetMeta.ts';
+import type { StoredModel } from '../storage/modelStore.ts';
 import type { JobIO } from './jobIO.ts';
 
 /** One chunk of a dataset, as a chunk task hands it to `map`. */
@@ -24,6 +25,8 @@ export interface MapContext {
 export interface InitContext {
   /** By id; the runner has checked each exists and belongs to the job's tenant (404 otherwise). */
   datasets: ReadonlyMap<string, DatasetMeta>;
+  /** The models named by `modelInputs`, by id; checked to exist and to be the tenant's (404 otherwise). */
+  models?: ReadonlyMap<string, StoredModel>;
 }
 
 export interface FinalizeContext {
@@ -65,6 +68,8 @@ export interface Analysis<Params, State, Partial, Result> {
   init(params: Params, dataset: DatasetMeta, context: InitContext): State;
   /** Ids of other datasets the job reads (rxMerge's `right`), so `init` can check their variables too. */
   extraInputs?(params: Params): string[];
+  /** Ids of stored models the job uses (rxPredict's model), so `init` can check the data against them. */
+  modelInputs?(params: Params): string[];
   /** Variables `map` reads, so chunk tasks can load only those columns. */
   columnsUsed(state: State): string[];
   map(chunk: Chunk, state: State, context: MapContext): Partial | Promise<Partial>;

@@ -20,6 +20,28 @@ export {
   cube,
 } from './analyses/cube.ts';
 export {
+  type GlmParams,
+  GlmParamsSchema,
+  GlmResultSchema,
+  glm,
+} from './analyses/glm.ts';
+export type { GlmResult } from './analyses/glmCommon.ts';
+export {
+  type LinModParams,
+  LinModParamsSchema,
+  type LinModResult,
+  LinModResultSchema,
+  linMod,
+} from './analyses/linMod.ts';
+export { type LogitParams, LogitParamsSchema, logit } from './analyses/logit.ts';
+export {
+  type PredictParams,
+  PredictParamsSchema,
+  type PredictResult,
+  PredictResultSchema,
+  predict,
+} from './analyses/predict.ts';
+export {
   type QuantileParams,
   QuantileParamsSchema,
   type QuantileResult,

@@ -1,6 +1,10 @@
 import { covCor } from './analyses/covCor.ts';
 import { crossTabs } from './analyses/crossTabs.ts';
 import { cube } from './analyses/cube.ts';
+import { glm } from './analyses/glm.ts';
+import { linMod } from './analyses/linMod.ts';
+import { logit } from './analyses/logit.ts';
+import { predict } from './analyses/predict.ts';
 import { quantile } from './analyses/quantile.ts';
 import { summary } from './analyses/summary.ts';
 import type { AnyAnalysis } from './analysis.ts';
@@ -22,6 +26,10 @@ export const analyses: Record<string, AnyAnalysis> = {
   merge,
   cube,
   crossTabs,
+  linMod,
+  logit,
+  glm,
+  predict,
 };
 
 /** The analysis for a job type; undefined for an unknown type (own keys only, so 'toString' is unknown). */

@@ -1,5 +1,6 @@
 import type { Table } from 'apache-arrow';
 import type { DatasetMeta } from '../storage/datasetMeta.ts';
+import type { StoredModel } from '../storage/modelStore.ts';
 import type { AnyAnalysis, Chunk, MapContext } from './analysis.ts';
 import { decodePartial, encodePartial } from './codec.ts';
 import { planInput } from './commonParams.ts';
@@ -96,7 +97,9 @@ export async function runInProcessDetailed(
   const datasets = new Map<string, DatasetMeta>();
   for (const id of analysis.extraInputs?.(input.analysisParams) ?? [])
     datasets.set(id, await io.datasetMeta(id));
-  let state = throughJson(analysis.init(input.analysisParams, input.meta, { datasets }));
+  const models = new Map<string, StoredModel>();
+  for (const id of analysis.modelInputs?.(input.analysisParams) ?? []) models.set(id, await io.loadModel(id));
+  let state = throughJson(analysis.init(input.analysisParams, input.meta, { datasets, models }));
   const rowOps = input.rowOps;
   const loadInput = async (index: number): Promise<Chunk> => {
     const chunk = await load(index);

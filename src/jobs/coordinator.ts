@@ -7,6 +7,7 @@ import { getAnalysis } from '../engine/registry.ts';
 import type { DatasetMeta } from '../storage/datasetMeta.ts';
 import type { DatasetStore } from '../storage/datasetStore.ts';
 import { JobFiles, removeJobFiles } from '../storage/jobFiles.ts';
+import { ModelStore } from '../storage/modelStore.ts';
 import { UserError } from '../userError.ts';
 import { loadInitContext } from './initContext.ts';
 import type { JobRecord, JobRecords } from './jobRecords.ts';
@@ -94,8 +95,13 @@ export async function runCoordinator(
     const { blocksPerRead, analysisParams, meta: inputMeta, rowOps } = planInput(record.params, meta);
     for (;;) {
       if (step === 'plan' && round === 0) {
-        const context = await loadInitContext(analysis, analysisParams, record.tenant, (id) =>
-          deps.store.get(id),
+        const models = new ModelStore(deps.dataDir);
+        const context = await loadInitContext(
+          analysis,
+          analysisParams,
+          record.tenant,
+          (id) => deps.store.get(id),
+          (tenant, id) => models.get(tenant, id),
         );
         await deps.states.save(jobId, 0, analysis.init(analysisParams, inputMeta, context));
       }

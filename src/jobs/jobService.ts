@@ -5,6 +5,7 @@ import { planInput, splitParams } from '../engine/commonParams.ts';
 import { analyses, getAnalysis } from '../engine/registry.ts';
 import type { DatasetStore } from '../storage/datasetStore.ts';
 import { newId } from '../storage/ids.ts';
+import { ModelStore } from '../storage/modelStore.ts';
 import { UserError } from '../userError.ts';
 import { loadInitContext } from './initContext.ts';
 import { type JobRecord, JobRecords, type JobStatus } from './jobRecords.ts';
@@ -34,6 +35,8 @@ const PLANNED_TYPES = [
 
 export interface JobServiceOptions {
   redisUrl: string;
+  /** DATA_DIR: the stored models a job may name (rxPredict's) are read from it. */
+  dataDir: string;
   queuePrefix: string;
   jobTtlSeconds: number;
   jobStallSeconds: number;
@@ -55,6 +58,7 @@ export class JobService {
   private readonly subscriber: Redis;
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly stopWatchdog: () => void;
+  private readonly models: ModelStore;
 
   constructor(
     redis: Redis,
@@ -62,6 +66,7 @@ export class JobService {
     options: JobServiceOptions,
   ) {
     const keys = new JobKeys(options.queuePrefix);
+    this.models = new ModelStore(options.dataDir);
     this.records = new JobRecords(redis, keys, options.jobTtlSeconds);
     this.queueConnection = connectRedis(options.redisUrl, 'bullmq');
     this.coordinatorQueue = new Queue<CoordinatorData>(COORDINATOR_QUEUE, {
@@ -132,7 +137,13 @@ export class JobService {
     analysis.init(
       input.analysisParams,
       input.meta,
-      await loadInitContext(analysis, input.analysisParams, tenant, (id) => this.store.get(id)),
+      await loadInitContext(
+        analysis,
+        input.analysisParams,
+        tenant,
+        (id) => this.store.get(id),
+        (owner, id) => this.models.get(owner, id),
+      ),
     );
 
     const id = newId('job');

@@ -70,12 +70,16 @@ describe('registry', () => {
       'merge',
       'cube',
       'crossTabs',
+      'linMod',
+      'logit',
+      'glm',
+      'predict',
     ]) {
       assert.ok(Object.hasOwn(analyses, type), `${type} is registered`);
     }
     for (const [type, analysis] of Object.entries(analyses)) assert.equal(analysis.name, type);
     assert.equal(getAnalysis('summary'), analyses['summary']);
-    assert.equal(getAnalysis('linMod'), undefined);
+    assert.equal(getAnalysis('kmeans'), undefined);
     assert.equal(getAnalysis('toString'), undefined);
   });
 });

@@ -42,7 +42,7 @@ const JobSchema = Type.Object(
 const SubmitBody = Type.Object(
   {
     type: Type.String({
-      description: 'summary | quantile | covCor | cube | crossTabs (others: 501 until implemented)',
+      description: 'The analysis type: one of the registered analyses (GET /openapi.json lists <Type>Params)',
     }),
     dataset: Type.String({ description: 'Dataset id' }),
     params: Type.Optional(

@@ -1,0 +1,295 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import { linearBodyOf } from '../../engine/analyses/predict.ts';
+import { CoefficientRowSchema, isLinearModelBody, type LinearModelBody } from '../../engine/models/body.ts';
+import { type JsonRow, rowsToTable } from '../../engine/models/jsonRows.ts';
+import {
+  defaultScoreOptions,
+  outputColumns,
+  outputNames,
+  planScoring,
+  scoreChunk,
+} from '../../engine/models/score.ts';
+import { Warnings } from '../../engine/params.ts';
+import { ModelStore, type StoredModel } from '../../storage/modelStore.ts';
+import { ApiError } from '../errors.ts';
+import { IdParams, PageQuery } from '../schemas.ts';
+
+/**
+ * Stored models: list, read, delete, and score a few JSON rows synchronously in the API process with
+ * the same scoring code as the `predict` job (engine/models/score.ts). Models of another tenant are
+ * 404 MODEL_NOT_FOUND, as if they did not exist.
+ */
+
+/** Most rows one synchronous predict request may send; larger data goes through a `predict` job. */
+export const MAX_PREDICT_ROWS = 10_000;
+
+const ModelSummarySchema = Type.Object(
+  {
+    id: Type.String({ examples: ['mdl_5f6cdf7de35887abcd3a'] }),
+    type: Type.String({ description: 'The analysis that fitted it: linMod, logit, glm, ...' }),
+    createdAt: Type.String({ format: 'date-time' }),
+    jobId: Type.String({ description: 'The job that fitted it' }),
+    dataset: Type.String({ description: 'The training dataset' }),
+    formula: Type.Union([Type.String(), Type.Null()]),
+  },
+  { $id: 'ModelSummary' },
+);
+
+const ModelSchema = Type.Object(
+  {
+    ...ModelSummarySchema.properties,
+    family: Type.Optional(Type.String({ description: 'gaussian for linMod' })),
+    link: Type.Optional(Type.String({ description: 'identity for linMod' })),
+    terms: Type.Array(Type.String(), { description: 'Model terms in formula order' }),
+    responses: Type.Array(Type.String()),
+    coefficients: Type.Array(CoefficientRowSchema, {
+      description: 'Of the first (or only) response; Dropped and aliased ones with nulls',
+    }),
+    responseFits: Type.Optional(
+      Type.Array(Type.Object({ response: Type.String(), coefficients: Type.Array(CoefficientRowSchema) }), {
+        description: 'cbind models: the coefficients of every response',
+      }),
+    ),
+    factorLevels: Type.Record(Type.String(), Type.Array(Type.String()), {
+      description: 'Levels of every categorical term factor (factor variables, F()) as in training',
+    }),
+    variables: Type.Array(
+      Type.Object({
+        name: Type.String(),
+        type: Type.String(),
+        levels: Type.Optional(Type.Array(Type.String())),
+      }),
+      { description: 'The variables scoring needs (the responses only for residuals), with training types' },
+    ),
+    coefLabelStyle: Type.Optional(Type.String()),
+    cube: Type.Optional(Type.Boolean()),
+    nValidObs: Type.Optional(Type.Integer()),
+    dfResidual: Type.Optional(Type.Number()),
+    dispersion: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
+  },
+  { $id: 'Model' },
+);
+
+const PredictRowsBody = Type.Object(
+  {
+    rows: Type.Array(Type.Record(Type.String(), Type.Unknown()), {
+      description: `Rows to score, as { variable: value } (at most ${MAX_PREDICT_ROWS}; null = missing; factors as level labels)`,
+    }),
+    computeResiduals: Type.Optional(Type.Boolean({ default: false })),
+    computeStdErrors: Type.Optional(Type.Boolean({ default: false })),
+    interval: Type.Optional(
+      Type.Union([Type.Literal('none'), Type.Literal('confidence'), Type.Literal('prediction')], {
+        default: 'none',
+      }),
+    ),
+    confLevel: Type.Optional(Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1, default: 0.95 })),
+    type: Type.Optional(
+      Type.Union([Type.Literal('response'), Type.Literal('link')], { default: 'response' }),
+    ),
+    predVarNames: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+  },
+  { additionalProperties: false },
+);
+
+const PredictRowsResponse = Type.Object({
+  modelId: Type.String(),
+  predictions: Type.Array(Type.Record(Type.String(), Type.Union([Type.Number(), Type.Null()])), {
+    description:
+      'One object per row, in order: `<y>_Pred` and the requested `_Resid`, `_StdErr`, `_Lower`, `_Upper`',
+  }),
+  nPredicted: Type.Integer(),
+  nMissingObs: Type.Integer({ description: 'Rows without a prediction because a value is missing' }),
+  nUnseenLevels: Type.Integer({
+    description: 'Rows without one because of a factor level unseen in training',
+  }),
+  warnings: Type.Array(Type.String()),
+});
+
+function summary(model: StoredModel) {
+  return {
+    id: model.id,
+    type: model.type,
+    createdAt: model.createdAt,
+    jobId: model.jobId,
+    dataset: model.dataset,
+    formula: model.formula,
+  };
+}
+
+function linearView(body: LinearModelBody) {
+  const factorLevels: Record<string, string[]> = {};
+  for (const term of body.plan.terms)
+    for (const source of term.sources)
+      if (source.role === 'factor') factorLevels[source.label] = source.levels;
+  const first = body.responses[0];
+  return {
+    family: body.family,
+    link: body.link,
+    terms: body.plan.terms.map((t) => t.label),
+    responses: body.responses.map((r) => r.response),
+    coefficients: first?.coefficients ?? [],
+    ...(body.responses.length > 1
+      ? { responseFits: body.responses.map((r) => ({ response: r.response, coefficients: r.coefficients })) }
+      : {}),
+    factorLevels,
+    variables: body.variables.map((v) => ({
+      name: v.name,
+      type: v.type,
+      ...(v.levels ? { levels: v.levels } : {}),
+    })),
+    coefLabelStyle: body.plan.coefLabelStyle,
+    cube: body.cube,
+    nValidObs: body.nValidObs,
+    dfResidual: first?.dfResidual ?? 0,
+    dispersion: first?.dispersion ?? null,
+  };
+}
+
+function view(model: StoredModel) {
+  if (isLinearModelBody(model.body)) return { ...summary(model), ...linearView(model.body) };
+  return { ...summary(model), terms: [], responses: [], coefficients: [], factorLevels: {}, variables: [] };
+}
+
+export const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const models = new ModelStore(app.services.config.dataDir);
+  app.addSchema(ModelSummarySchema);
+  app.addSchema(ModelSchema);
+
+  async function owned(request: FastifyRequest, id: string): Promise<StoredModel> {
+    const model = await models.get(request.tenant, id);
+    if (!model)
+      throw new ApiError(
+        404,
+        'MODEL_NOT_FOUND',
+        `model '${id}' does not exist (or belongs to another tenant)`,
+      );
+    return model;
+  }
+
+  app.get(
+    '',
+    {
+      schema: {
+        tags: ['models'],
+        summary: 'List your fitted models, newest first',
+        querystring: Type.Object({
+          type: Type.Optional(Type.String({ description: 'Only models of this type (linMod, glm, ...)' })),
+          ...PageQuery,
+        }),
+        response: {
+          200: Type.Object({
+            total: Type.Integer(),
+            offset: Type.Integer(),
+            limit: Type.Integer(),
+            items: Type.Array(Type.Ref('ModelSummary')),
+          }),
+        },
+      },
+    },
+    async (request) => {
+      const offset = request.query.offset ?? 0;
+      const limit = request.query.limit ?? 100;
+      const { type } = request.query;
+      const all = (await models.list(request.tenant)).filter((m) => type === undefined || m.type === type);
+      return { total: all.length, offset, limit, items: all.slice(offset, offset + limit).map(summary) };
+    },
+  );
+
+  app.get(
+    '/:id',
+    {
+      schema: {
+        tags: ['models'],
+        summary: 'A model: formula, terms, coefficients, factor levels, training dataset',
+        params: IdParams,
+        response: { 200: Type.Ref('Model'), 404: Type.Ref('Error') },
+      },
+    },
+    async (request) => view(await owned(request, request.params.id)),
+  );
+
+  app.delete(
+    '/:id',
+    {
+      schema: {
+        tags: ['models'],
+        summary: 'Delete a model',
+        params: IdParams,
+        response: { 204: Type.Null(), 404: Type.Ref('Error') },
+      },
+    },
+    async (request, reply) => {
+      const model = await owned(request, request.params.id);
+      await models.delete(request.tenant, model.id);
+      return reply.status(204).send(null);
+    },
+  );
+
+  app.post(
+    '/:id/predict',
+    {
+      schema: {
+        tags: ['models'],
+        summary: `Score up to ${MAX_PREDICT_ROWS} JSON rows now (larger data: a predict job)`,
+        params: IdParams,
+        body: PredictRowsBody,
+        response: {
+          200: PredictRowsResponse,
+          400: Type.Ref('Error'),
+          404: Type.Ref('Error'),
+          413: Type.Ref('Error'),
+          422: Type.Ref('Error'),
+        },
+      },
+    },
+    async (request) => {
+      const { rows, predVarNames, ...rest } = request.body;
+      if (rows.length > MAX_PREDICT_ROWS) {
+        throw new ApiError(
+          413,
+          'TOO_MANY_ROWS',
+          `${rows.length} rows sent; at most ${MAX_PREDICT_ROWS} are scored synchronously: upload the data and run a predict job`,
+          { rows: rows.length, limit: MAX_PREDICT_ROWS },
+        );
+      }
+      const model = await owned(request, request.params.id);
+      const body = linearBodyOf(model.id, model.type, model.body);
+      const options = defaultScoreOptions(rest);
+      const { table, variables } = rowsToTable(body, rows as JsonRow[], options.computeResiduals);
+      const plan = planScoring(body, variables, options);
+      if (predVarNames !== undefined && predVarNames.length !== body.responses.length) {
+        throw new ApiError(
+          400,
+          'INVALID_PARAMS',
+          `predVarNames has ${predVarNames.length} names; the model has ${body.responses.length} response${body.responses.length === 1 ? '' : 's'}`,
+        );
+      }
+      const names = outputNames(body, predVarNames);
+      const scored = scoreChunk(plan, body, table);
+      const columns = scored.responses.flatMap((response, k) => outputColumns(names[k]!, response));
+      const predictions = rows.map((_, r) => {
+        const out: Record<string, number | null> = {};
+        for (const column of columns) {
+          const value = column.values[r]!;
+          out[column.name] = Number.isNaN(value) ? null : value;
+        }
+        return out;
+      });
+      const warnings = new Warnings();
+      if (scored.unseenLevels > 0)
+        warnings.add(
+          `${scored.unseenLevels} row${scored.unseenLevels === 1 ? ' has' : 's have'} a factor level the model was not trained on: no prediction`,
+        );
+      return {
+        modelId: model.id,
+        predictions,
+        nPredicted: scored.predicted,
+        nMissingObs: rows.length - scored.predicted - scored.unseenLevels,
+        nUnseenLevels: scored.unseenLevels,
+        warnings: warnings.list(),
+      };
+    },
+  );
+};
