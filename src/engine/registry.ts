@@ -1,4 +1,6 @@
 import { covCor } from './analyses/covCor.ts';
+import { kmeans } from './analyses/kmeans.ts';
+import { naiveBayes } from './analyses/naiveBayes.ts';
 import { quantile } from './analyses/quantile.ts';
 import { summary } from './analyses/summary.ts';
 import type { AnyAnalysis } from './analysis.ts';
@@ -8,6 +10,8 @@ export const analyses: Record<string, AnyAnalysis> = {
   summary,
   quantile,
   covCor,
+  kmeans,
+  naiveBayes,
 };
 
 /** The analysis for a job type; undefined for an unknown type (own keys only, so 'toString' is unknown). */
