@@ -6,6 +6,20 @@ export {
   covCor,
 } from './analyses/covCor.ts';
 export {
+  type KmeansParams,
+  KmeansParamsSchema,
+  type KmeansResult,
+  KmeansResultSchema,
+  kmeans,
+} from './analyses/kmeans.ts';
+export {
+  type NaiveBayesParams,
+  NaiveBayesParamsSchema,
+  type NaiveBayesResult,
+  NaiveBayesResultSchema,
+  naiveBayes,
+} from './analyses/naiveBayes.ts';
+export {
   type QuantileParams,
   QuantileParamsSchema,
   type QuantileResult,

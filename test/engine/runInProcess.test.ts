@@ -56,8 +56,11 @@ describe('runInProcess', () => {
 });
 
 describe('registry', () => {
-  it('holds summary, quantile and covCor by their job type', () => {
-    assert.deepEqual(Object.keys(analyses).sort(), ['covCor', 'quantile', 'summary']);
+  it('holds every analysis by its job type', () => {
+    // More join as they are written; these must stay.
+    for (const type of ['covCor', 'quantile', 'summary', 'kmeans', 'naiveBayes']) {
+      assert.ok(Object.hasOwn(analyses, type), `${type} is registered`);
+    }
     for (const [type, analysis] of Object.entries(analyses)) assert.equal(analysis.name, type);
     assert.equal(getAnalysis('summary'), analyses['summary']);
     assert.equal(getAnalysis('linMod'), undefined);

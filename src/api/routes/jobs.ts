@@ -1,6 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { CovCorResultSchema, QuantileResultSchema, SummaryResultSchema } from '../../engine/index.ts';
+import {
+  CovCorResultSchema,
+  KmeansResultSchema,
+  NaiveBayesResultSchema,
+  QuantileResultSchema,
+  SummaryResultSchema,
+} from '../../engine/index.ts';
 import { JOB_STATUSES, type JobRecord } from '../../jobs/jobRecords.ts';
 import { IdParams, PageQuery } from '../schemas.ts';
 
@@ -41,7 +47,9 @@ const JobSchema = Type.Object(
 
 const SubmitBody = Type.Object(
   {
-    type: Type.String({ description: 'summary | quantile | covCor (others: 501 until implemented)' }),
+    type: Type.String({
+      description: 'summary | quantile | covCor | kmeans | naiveBayes (others: 501 until implemented)',
+    }),
     dataset: Type.String({ description: 'Dataset id' }),
     params: Type.Optional(
       Type.Record(Type.String(), Type.Unknown(), {
@@ -64,6 +72,8 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.addSchema({ ...SummaryResultSchema, $id: 'SummaryResult' });
   app.addSchema({ ...QuantileResultSchema, $id: 'QuantileResult' });
   app.addSchema({ ...CovCorResultSchema, $id: 'CovCorResult' });
+  app.addSchema({ ...KmeansResultSchema, $id: 'KmeansResult' });
+  app.addSchema({ ...NaiveBayesResultSchema, $id: 'NaiveBayesResult' });
   const errors = {
     400: Type.Ref('Error'),
     404: Type.Ref('Error'),
