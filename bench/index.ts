@@ -5,6 +5,7 @@
 import { benchExpr } from './expr.ts';
 import { benchImport } from './import.ts';
 import { benchJobs } from './jobs.ts';
+import { benchKmeans } from './kmeans.ts';
 import { benchLinalg } from './linalg.ts';
 
 const benches: Record<string, () => Promise<void>> = {
@@ -12,6 +13,7 @@ const benches: Record<string, () => Promise<void>> = {
   jobs: benchJobs,
   expr: benchExpr,
   linalg: benchLinalg,
+  kmeans: benchKmeans,
 };
 
 const only = process.env['BENCH_ONLY'];

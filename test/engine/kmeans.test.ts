@@ -195,8 +195,8 @@ describe('kmeans: the iris reference (R kmeans, k = 3)', () => {
     assert.equal(result.initialization, 'kmeans||');
     assert.equal(result.nValidObs, 150);
     assert.equal(result.nMissingObs, 0);
-    // Seed pass, 5 oversampling rounds, weighing, then the Lloyd iterations.
-    assert.equal(result.passes, 7 + result.iterations);
+    // Seed pass, 2 oversampling rounds, weighing, then the Lloyd iterations of the slowest start.
+    assert.ok(result.passes >= 4 + result.iterations);
   });
 
   it('given centers: the same clusters, centers and iterations as an independent Lloyd', async () => {
@@ -274,6 +274,8 @@ describe('kmeans: many chunks, missing values, empty clusters', () => {
     const { dataset } = blobs(truth, 2500, 333, 5);
     const { result } = await run({ formula: '~ x1 + x2 + x3', numClusters: 4, seed: 3 }, dataset);
     assert.equal(result.converged, true);
+    // Seed pass, 2 oversampling rounds, weighing, then the Lloyd iterations.
+    assert.equal(result.passes, 4 + result.iterations);
     // Every true center has a found center within 0.1.
     for (const t of truth) {
       assert.ok(
@@ -527,7 +529,7 @@ describe('kmeans: the output dataset (outFile) and the scoring function', () => 
       ['Species', 'Petal.Length', 'Petal.Width', 'cluster'],
     );
     assert.deepEqual(out.variables[3], { name: 'cluster', type: 'integer', low: 1, high: 3, missing: 0 });
-    assert.equal(result.passes, 7 + result.iterations + 1, 'one more pass writes the output');
+    assert.equal(result.passes, 4 + result.iterations + 1, 'one more pass writes the output');
   });
 
   it('the scoring plan refuses data without the model variables (422)', async () => {
