@@ -532,6 +532,38 @@ describe('kmeans: the output dataset (outFile) and the scoring function', () => 
     assert.equal(result.passes, 4 + result.iterations + 1, 'one more pass writes the output');
   });
 
+  it('clusters and writes a variable that transforms make', async () => {
+    const { dataset, complete } = blobs(
+      [
+        [0, 0],
+        [6, 6],
+      ],
+      60,
+      25,
+      8,
+    );
+    const start = [
+      [complete[0]![0]! * 2, complete[0]![1]!],
+      [complete[1]![0]! * 2, complete[1]![1]!],
+    ];
+    const { result, io } = await run(
+      { formula: '~ z + x2', centers: start, outName: 'o', transforms: { z: 'x1 * 2' } } as KmeansParams,
+      dataset,
+    );
+    const plain = plainLloyd(
+      complete.map((x) => [x[0]! * 2, x[1]!]),
+      start,
+    );
+    assert.deepEqual(result.size, plain.size);
+    const out = result.dataset as unknown as DatasetMeta;
+    assert.deepEqual(
+      out.variables.map((v) => v.name),
+      ['x1', 'x2', 'z', '.rxCluster'],
+    );
+    const first = await io.store.readChunk(out.id, 0);
+    assert.equal(first.getChild('z')!.get(0), complete[0]![0]! * 2);
+  });
+
   it('the scoring plan refuses data without the model variables (422)', async () => {
     const iris = await irisDataset(50);
     const { result, io } = await run({ formula: IRIS_FORMULA, numClusters: 2, seed: 1 }, iris);

@@ -354,6 +354,34 @@ describe('naiveBayes: scoring new data', () => {
     );
   });
 
+  it('F() predictors are tables of their integer levels, in training and scoring', async () => {
+    const data = makeDataset(
+      [
+        { name: 'y', type: 'factor', values: ['a', 'a', 'b', 'b', 'b'] },
+        { name: 'age', type: 'numeric', values: [1.5, 2.2, 2.9, 3.1, 3.7] },
+      ],
+      2,
+    );
+    const { result, body } = await fit({ formula: 'y ~ F(age)', smoothingFactor: 0.5 }, data);
+    const table = categorical(result, 'F_age');
+    assert.deepEqual(table.levels, ['1', '2', '3']);
+    assert.deepEqual(table.counts, [
+      [1, 1, 0],
+      [0, 1, 2],
+    ]);
+    assert.ok(Math.abs(table.probabilities[0]![2]! - 0.5 / 3.5) < 1e-15);
+    const newData = makeDataset([{ name: 'age', type: 'numeric', values: [3.2, 1.1, 9] }], 3);
+    const scored = scoreNaiveBayesChunk(
+      planNaiveBayesScoring(body, newData.meta.variables, { type: 'prob' }),
+      newData.chunks[0]!.table,
+    );
+    // Level 3: a has (0 + .5) / 3.5, b (2 + .5) / 4.5; priors 2/5 and 3/5. F() drops 9 (out of range): the prior.
+    const pa = (2 / 5) * (0.5 / 3.5);
+    const pb = (3 / 5) * (2.5 / 4.5);
+    assert.ok(Math.abs(scored.columns[0]!.values[0]! - pa / (pa + pb)) < 1e-15);
+    assert.ok(Math.abs(scored.columns[0]!.values[2]! - 2 / 5) < 1e-15);
+  });
+
   it('a prior overrides the training priors', async () => {
     const { body } = await fit({ formula: 'y ~ x' }, training);
     const data = makeDataset([{ name: 'x', type: 'numeric', values: [5] }], 1);
