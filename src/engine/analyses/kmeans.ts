@@ -53,9 +53,9 @@ import { checkParams } from '../params.ts';
  *   instead of RevoScaleR's k random rows of a sample: a uniform first center (pass 0), `initSteps`
  *   oversampling passes (default 2, as Spark MLlib) with l = 2k, one pass weighing the candidates,
  *   then weighted k-means++ and Lloyd on the candidates in the finalizer (best of LOCAL_TRIALS draws,
- *   which costs no pass). The paper's O(log psi)
- *   rounds depend on the data's units (psi is a sum of squares); its experiments show a few suffice,
- *   and a fixed count keeps the number of passes known: 2 + initSteps before the first Lloyd pass. Every random number comes from (seed, start, round,
+ *   which costs no pass). The paper's O(log psi) rounds depend on the data's units (psi is a sum of
+ *   squares); its experiments show a few suffice, and a fixed count keeps the number of passes known:
+ *   2 + initSteps before the first Lloyd pass. Every random number comes from (seed, start, round,
  *   chunk, row) (kmeans/random.ts), so a seed gives the same clusters with any number of workers.
  * `numStarts` > 1 runs the starts side by side in the same passes and keeps the smallest totWithinSS.
  *
@@ -372,7 +372,11 @@ function init(params: KmeansParams, meta: DatasetMeta): KmeansState {
     totSS: 0,
     starts: Array.from({ length: starts }, newStart),
     warnings: [],
-    output: planOutput(params, meta, variables),
+    output: planOutput(
+      params,
+      meta,
+      inputs.map((v) => v.name),
+    ),
     result: null,
     best: 0,
   };
@@ -393,10 +397,8 @@ function planOutput(params: KmeansParams, meta: DatasetMeta, modelVariables: str
     names = meta.variables.map((v) => v.name);
   else {
     names = [...(params.extraVarsToWrite ?? [])];
-    if (params.writeModelVars) {
-      // The data-matrix labels that are dataset variables (in-line expressions are not written).
-      for (const label of modelVariables) if (meta.variables.some((v) => v.name === label)) names.push(label);
-    }
+    // The variables the model reads (those under in-line expressions too), as RevoScaleR writes them.
+    if (params.writeModelVars) names.push(...modelVariables);
   }
   const copied: VarInfo[] = [];
   for (const name of new Set(names)) {
