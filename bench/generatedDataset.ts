@@ -11,11 +11,19 @@ import { seededRandom } from '../test/engine/helpers.ts';
 /**
  * Writes a numeric dataset (columns x1..xN, values 100 + 10*u) straight into the store, chunk by chunk,
  * without going through import: benchmarks of analyses should not wait on a 1 GB CSV first.
+ * `value` replaces the default values (given the 0-based row, column and the seeded uniform source);
  * `onChunk` sees each chunk's columns, e.g. to keep them for a baseline loop.
  */
 export async function writeNumericDataset(
   store: DatasetStore,
-  options: { rows: number; columns: number; rowsPerChunk: number; tenant?: string; seed?: number },
+  options: {
+    rows: number;
+    columns: number;
+    rowsPerChunk: number;
+    tenant?: string;
+    seed?: number;
+    value?: (row: number, column: number, random: () => number) => number;
+  },
   onChunk?: (columns: Float64Array[]) => void,
 ): Promise<DatasetMeta> {
   const staging = await store.createStaging();
@@ -31,7 +39,8 @@ export async function writeNumericDataset(
     const columns = names.map(() => new Float64Array(n));
     for (let c = 0; c < columns.length; c++) {
       const column = columns[c]!;
-      for (let i = 0; i < n; i++) column[i] = 100 + 10 * next();
+      if (options.value) for (let i = 0; i < n; i++) column[i] = options.value(start + i, c, next);
+      else for (let i = 0; i < n; i++) column[i] = 100 + 10 * next();
       for (let i = 0; i < n; i++) {
         if (column[i]! < low[c]!) low[c] = column[i]!;
         if (column[i]! > high[c]!) high[c] = column[i]!;

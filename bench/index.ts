@@ -7,6 +7,7 @@ import { benchExpr } from './expr.ts';
 import { benchGlm } from './glm.ts';
 import { benchImport } from './import.ts';
 import { benchJobs } from './jobs.ts';
+import { benchKmeans } from './kmeans.ts';
 import { benchLinalg } from './linalg.ts';
 import { benchModels } from './models.ts';
 
@@ -18,6 +19,7 @@ const benches: Record<string, () => Promise<void>> = {
   crosstabs: benchCrossTabs,
   models: benchModels,
   glm: benchGlm,
+  kmeans: benchKmeans,
 };
 
 const only = process.env['BENCH_ONLY'];

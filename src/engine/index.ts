@@ -27,6 +27,13 @@ export {
 } from './analyses/glm.ts';
 export type { GlmResult } from './analyses/glmCommon.ts';
 export {
+  type KmeansParams,
+  KmeansParamsSchema,
+  type KmeansResult,
+  KmeansResultSchema,
+  kmeans,
+} from './analyses/kmeans.ts';
+export {
   type LinModParams,
   LinModParamsSchema,
   type LinModResult,
@@ -34,6 +41,13 @@ export {
   linMod,
 } from './analyses/linMod.ts';
 export { type LogitParams, LogitParamsSchema, logit } from './analyses/logit.ts';
+export {
+  type NaiveBayesParams,
+  NaiveBayesParamsSchema,
+  type NaiveBayesResult,
+  NaiveBayesResultSchema,
+  naiveBayes,
+} from './analyses/naiveBayes.ts';
 export {
   type PredictParams,
   PredictParamsSchema,

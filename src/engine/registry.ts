@@ -2,8 +2,10 @@ import { covCor } from './analyses/covCor.ts';
 import { crossTabs } from './analyses/crossTabs.ts';
 import { cube } from './analyses/cube.ts';
 import { glm } from './analyses/glm.ts';
+import { kmeans } from './analyses/kmeans.ts';
 import { linMod } from './analyses/linMod.ts';
 import { logit } from './analyses/logit.ts';
+import { naiveBayes } from './analyses/naiveBayes.ts';
 import { predict } from './analyses/predict.ts';
 import { quantile } from './analyses/quantile.ts';
 import { summary } from './analyses/summary.ts';
@@ -30,6 +32,8 @@ export const analyses: Record<string, AnyAnalysis> = {
   logit,
   glm,
   predict,
+  kmeans,
+  naiveBayes,
 };
 
 /** The analysis for a job type; undefined for an unknown type (own keys only, so 'toString' is unknown). */

@@ -74,6 +74,8 @@ describe('registry', () => {
       'logit',
       'glm',
       'predict',
+      'kmeans',
+      'naiveBayes',
     ]) {
       assert.ok(Object.hasOwn(analyses, type), `${type} is registered`);
     }
