@@ -81,7 +81,7 @@ describe('registry', () => {
     }
     for (const [type, analysis] of Object.entries(analyses)) assert.equal(analysis.name, type);
     assert.equal(getAnalysis('summary'), analyses['summary']);
-    assert.equal(getAnalysis('kmeans'), undefined);
+    assert.equal(getAnalysis('regress'), undefined);
     assert.equal(getAnalysis('toString'), undefined);
   });
 });
