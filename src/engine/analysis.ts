@@ -1,6 +1,7 @@
 import type { Table } from 'apache-arrow';
 import type { TSchema } from 'typebox';
 import type { DatasetMeta } from '../storage/datasetMeta.ts';
+import type { ExecRuntime } from './exec/runtime.ts';
 import type { JobIO } from './jobIO.ts';
 
 /** One chunk of a dataset, as a chunk task hands it to `map`. */
@@ -18,12 +19,21 @@ export interface MapContext {
   round: number;
   /** The job's files: output chunks, scratch files, a second input dataset (see jobIO.ts). */
   io: JobIO;
+  /** Runs user functions (the `exec` analysis); absent where the process offers none. */
+  exec?: ExecRuntime;
+  /**
+   * False once the job was cancelled or has failed. A long task (exec runs) asks between units of work,
+   * so it stops early, and the asking tells the job watchdog the task is alive. Absent in process.
+   */
+  stillRunning?(): Promise<boolean>;
 }
 
 /** What `init` may know beyond the job's dataset: the metas of the datasets named by `extraInputs`. */
 export interface InitContext {
   /** By id; the runner has checked each exists and belongs to the job's tenant (404 otherwise). */
   datasets: ReadonlyMap<string, DatasetMeta>;
+  /** The registered functions and limits of `exec` jobs; absent where the process offers none. */
+  exec?: ExecRuntime;
 }
 
 export interface FinalizeContext {
@@ -60,6 +70,11 @@ export interface Analysis<Params, State, Partial, Result> {
   readonly name: string;
   /** TypeBox schema of `params`; the API validates and documents requests with the same object. */
   readonly paramsSchema: TSchema;
+  /**
+   * True when a job may name no dataset (rxExec): `init` then gets `noDatasetMeta` (no rows, no
+   * variables) and every round must be a `partitions` round.
+   */
+  readonly datasetOptional?: boolean;
   init(params: Params, dataset: DatasetMeta, context: InitContext): State;
   /** Ids of other datasets the job reads (rxMerge's `right`), so `init` can check their variables too. */
   extraInputs?(params: Params): string[];

@@ -6,6 +6,13 @@ export {
   covCor,
 } from './analyses/covCor.ts';
 export {
+  type ExecParams,
+  ExecParamsSchema,
+  type ExecResult,
+  ExecResultSchema,
+  exec,
+} from './analyses/exec.ts';
+export {
   type QuantileParams,
   QuantileParamsSchema,
   type QuantileResult,

@@ -3,6 +3,7 @@ import type { DatasetMeta } from '../storage/datasetMeta.ts';
 import type { AnyAnalysis, Chunk, MapContext } from './analysis.ts';
 import { decodePartial, encodePartial } from './codec.ts';
 import { planInput } from './commonParams.ts';
+import type { ExecRuntime } from './exec/runtime.ts';
 import type { JobIO } from './jobIO.ts';
 
 /**
@@ -31,6 +32,8 @@ export interface RunOptions {
   maxRounds?: number;
   /** The job's files (data operations need them: storage/jobFiles.ts); without it, only the chunks given. */
   io?: JobIO;
+  /** What `exec` runs functions with (src/exec/service.ts); other analyses need none. */
+  exec?: ExecRuntime;
 }
 
 /** JobIO of a run with no job folder: analyses that only read their input need nothing more. */
@@ -89,14 +92,18 @@ export async function runInProcessDetailed(
     if (chunk === undefined) throw new Error(`no chunk ${index}`);
     return chunk;
   };
-  if (count === 0) throw new Error('runInProcess needs at least one chunk');
+  // A job without a dataset (rxExec) has nothing to read: its rounds are partitions.
+  if (count === 0 && !analysis.datasetOptional) throw new Error('runInProcess needs at least one chunk');
 
   // The common params (transforms, rowSelection, blocksPerRead) are the runner's, as on the queue.
   const input = planInput((params ?? {}) as Record<string, unknown>, meta);
   const datasets = new Map<string, DatasetMeta>();
   for (const id of analysis.extraInputs?.(input.analysisParams) ?? [])
     datasets.set(id, await io.datasetMeta(id));
-  let state = throughJson(analysis.init(input.analysisParams, input.meta, { datasets }));
+  const exec = options.exec;
+  let state = throughJson(
+    analysis.init(input.analysisParams, input.meta, { datasets, ...(exec ? { exec } : {}) }),
+  );
   const rowOps = input.rowOps;
   const loadInput = async (index: number): Promise<Chunk> => {
     const chunk = await load(index);
@@ -105,7 +112,7 @@ export async function runInProcessDetailed(
     return { ...chunk, numRows: table.numRows, table };
   };
   for (let round = 0; round < maxRounds; round++) {
-    const context: MapContext = { round, io };
+    const context: MapContext = { round, io, ...(exec ? { exec } : {}) };
     const input = analysis.roundInput?.(state) ?? null;
     const partials: Array<() => Promise<unknown>> = [];
     if (input === null) {
