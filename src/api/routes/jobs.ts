@@ -1,14 +1,21 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { CovCorResultSchema, QuantileResultSchema, SummaryResultSchema } from '../../engine/index.ts';
+import {
+  CovCorResultSchema,
+  ExecResultSchema,
+  QuantileResultSchema,
+  SummaryResultSchema,
+} from '../../engine/index.ts';
 import { JOB_STATUSES, type JobRecord } from '../../jobs/jobRecords.ts';
 import { IdParams, PageQuery } from '../schemas.ts';
 
 const JobSchema = Type.Object(
   {
     id: Type.String({ examples: ['job_0c9d8e7f6a5b4c3d2e1f'] }),
-    type: Type.String({ description: 'Analysis type: summary, quantile, covCor, ...' }),
-    dataset: Type.String(),
+    type: Type.String({ description: 'Analysis type: summary, quantile, covCor, exec, ...' }),
+    dataset: Type.Union([Type.String(), Type.Null()], {
+      description: 'The input dataset; null for exec without one',
+    }),
     params: Type.Record(Type.String(), Type.Unknown()),
     status: Type.Union(JOB_STATUSES.map((s) => Type.Literal(s))),
     progress: Type.Object({
@@ -41,8 +48,12 @@ const JobSchema = Type.Object(
 
 const SubmitBody = Type.Object(
   {
-    type: Type.String({ description: 'summary | quantile | covCor (others: 501 until implemented)' }),
-    dataset: Type.String({ description: 'Dataset id' }),
+    type: Type.String({
+      description: 'summary | quantile | covCor | exec (others: 501 until implemented)',
+    }),
+    dataset: Type.Optional(
+      Type.String({ description: 'Dataset id; required by every type but exec (rxExec needs none)' }),
+    ),
     params: Type.Optional(
       Type.Record(Type.String(), Type.Unknown(), {
         description: 'The analysis params (RevoScaleR names), plus blocksPerRead and reportProgress',
@@ -64,12 +75,15 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.addSchema({ ...SummaryResultSchema, $id: 'SummaryResult' });
   app.addSchema({ ...QuantileResultSchema, $id: 'QuantileResult' });
   app.addSchema({ ...CovCorResultSchema, $id: 'CovCorResult' });
+  app.addSchema({ ...ExecResultSchema, $id: 'ExecResult' });
   const errors = {
     400: Type.Ref('Error'),
+    403: Type.Ref('Error'),
     404: Type.Ref('Error'),
     409: Type.Ref('Error'),
     422: Type.Ref('Error'),
     501: Type.Ref('Error'),
+    503: Type.Ref('Error'),
   };
 
   app.post(
@@ -147,7 +161,12 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
             id: Type.String(),
             type: Type.String(),
             result: Type.Union(
-              [Type.Ref('SummaryResult'), Type.Ref('QuantileResult'), Type.Ref('CovCorResult')],
+              [
+                Type.Ref('SummaryResult'),
+                Type.Ref('QuantileResult'),
+                Type.Ref('CovCorResult'),
+                Type.Ref('ExecResult'),
+              ],
               { description: 'The analysis result; its shape depends on the job type' },
             ),
           }),
