@@ -213,6 +213,24 @@ describe('exec with registered functions (in process)', () => {
     }
   });
 
+  it('a task stops between runs once the job is no longer running (cancel), asking at most each run', async () => {
+    const state = exec.init(
+      { function: 'testProbe', timesToRun: 6, taskChunkSize: 6, seed: 1 },
+      noDatasetMeta('local'),
+      { datasets: new Map(), exec: service },
+    );
+    let asked = 0;
+    const partial = exec.mapPartition?.(0, state, {
+      round: 0,
+      io: memoryIO([]),
+      exec: service,
+      stillRunning: async () => ++asked < 3,
+    });
+    await assert.rejects(Promise.resolve(partial), (error: UserError) => error.code === 'JOB_ENDED');
+    // Asked before runs 1, 2 and 3; told to stop before run 3, so runs 3..5 never started.
+    assert.equal(asked, 3);
+  });
+
   it('refuses bad requests before any run, saying what to fix', async () => {
     await rejects({ function: 'piEstimat', timesToRun: 1 }, 'UNKNOWN_FUNCTION', /did you mean 'piEstimate'/);
     await rejects(
