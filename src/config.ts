@@ -47,6 +47,32 @@ export interface Config {
   taskDelayMs: number;
   /** `LOG_LEVEL`: pino level. @defaultValue info */
   logLevel: string;
+  /**
+   * `EXEC_PLUGINS_DIR`: folder(s) of registered functions for `exec` jobs (TypeScript or JavaScript
+   * modules, see src/exec/pluginApi.ts), several separated by `:`. A folder that does not exist holds
+   * no functions. @defaultValue ./plugins
+   */
+  execPluginDirs: string[];
+  /** `EXEC_SANDBOX=1`: allow `exec` jobs with JavaScript `code` from the request (run in isolated-vm). @defaultValue false */
+  execSandbox: boolean;
+  /**
+   * `EXEC_SANDBOX_TENANTS`: tenants (of `API_KEYS`) whose keys may send sandboxed code, comma-separated;
+   * `*` = every tenant. @defaultValue `local` without API_KEYS (the single local user), none with them
+   */
+  execSandboxTenants: ReadonlySet<string> | '*';
+  /**
+   * `EXEC_MAX_TIMEOUT_MS`: longest (and default) `timeoutMs` of one exec run; below JOB_STALL_SECONDS.
+   * @defaultValue 60000, or half of JOB_STALL_SECONDS when that is less
+   */
+  execMaxTimeoutMs: number;
+  /** `EXEC_SANDBOX_MEMORY_MB`: heap limit of the V8 isolate each sandboxed run gets. @defaultValue 64 */
+  execSandboxMemoryMb: number;
+  /** `EXEC_MAX_RESULT_BYTES`: largest JSON value one exec run may return. @defaultValue 1 MiB */
+  execMaxResultBytes: number;
+  /** `EXEC_MAX_JOB_RESULT_BYTES`: largest total of one exec job's run values. @defaultValue 64 MiB */
+  execMaxJobResultBytes: number;
+  /** `EXEC_MAX_RUNS`: most runs one exec job may ask for. @defaultValue 100000 */
+  execMaxRuns: number;
 }
 
 export class ConfigError extends Error {
@@ -91,6 +117,26 @@ export function parseApiKeys(raw: string): Map<string, string> {
   return keys;
 }
 
+/** EXEC_SANDBOX_TENANTS: `*`, or tenant names that API_KEYS must know (a typo would silently lock a tenant out). */
+function parseSandboxTenants(env: Env, apiKeys: Map<string, string>): ReadonlySet<string> | '*' {
+  const raw = env['EXEC_SANDBOX_TENANTS'];
+  if (raw === undefined || raw.trim() === '') return new Set(apiKeys.size === 0 ? ['local'] : []);
+  if (raw.trim() === '*') return '*';
+  const known = new Set(apiKeys.size === 0 ? ['local'] : apiKeys.values());
+  const tenants = new Set<string>();
+  for (const entry of raw.split(',')) {
+    const tenant = entry.trim();
+    if (tenant === '') continue;
+    if (!known.has(tenant)) {
+      throw new ConfigError(
+        `EXEC_SANDBOX_TENANTS names '${tenant}', which is not a tenant of API_KEYS (known: ${[...known].join(', ') || 'none'})`,
+      );
+    }
+    tenants.add(tenant);
+  }
+  return tenants;
+}
+
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
@@ -111,6 +157,7 @@ export function loadConfig(env: Env = process.env): Config {
   if (!/^[A-Za-z0-9_{}.-]{1,64}$/.test(queuePrefix)) {
     throw new ConfigError(`QUEUE_PREFIX may hold letters, digits and _ { } . - only, got '${queuePrefix}'`);
   }
+  const jobStallSeconds = integer(env, 'JOB_STALL_SECONDS', 600, 1, 7 * 24 * 3600);
   const config: Config = {
     port: integer(env, 'PORT', 8080, 0, 65535),
     host,
@@ -123,12 +170,48 @@ export function loadConfig(env: Env = process.env): Config {
     allowUnauthenticated: flag(env, 'ALLOW_UNAUTHENTICATED'),
     maxUploadBytes: integer(env, 'MAX_UPLOAD_BYTES', 10 * 1024 ** 3, 1, Number.MAX_SAFE_INTEGER),
     jobTtlSeconds: integer(env, 'JOB_TTL_SECONDS', 7 * 24 * 3600, 1, 10 * 365 * 24 * 3600),
-    jobStallSeconds: integer(env, 'JOB_STALL_SECONDS', 600, 1, 7 * 24 * 3600),
+    jobStallSeconds,
     workerLockSeconds: integer(env, 'WORKER_LOCK_SECONDS', 30, 1, 3600),
     chunkCacheBytes: integer(env, 'CHUNK_CACHE_MB', defaultChunkCacheMb(env), 0, 1024 * 1024) * 1024 * 1024,
     taskDelayMs: integer(env, 'TASK_DELAY_MS', 0, 0, 600_000),
     logLevel: env['LOG_LEVEL'] || 'info',
+    execPluginDirs: (env['EXEC_PLUGINS_DIR'] || './plugins')
+      .split(path.delimiter)
+      .filter((dir) => dir !== '')
+      .map((dir) => path.resolve(dir)),
+    execSandbox: flag(env, 'EXEC_SANDBOX'),
+    execSandboxTenants: new Set(),
+    // By default a run may take at most half the stall limit, so a short JOB_STALL_SECONDS still works.
+    execMaxTimeoutMs: integer(
+      env,
+      'EXEC_MAX_TIMEOUT_MS',
+      Math.min(60_000, Math.floor((jobStallSeconds * 1000) / 2)),
+      1,
+      24 * 3600 * 1000,
+    ),
+    execSandboxMemoryMb: integer(env, 'EXEC_SANDBOX_MEMORY_MB', 64, 8, 16_384),
+    execMaxResultBytes: integer(env, 'EXEC_MAX_RESULT_BYTES', 1024 * 1024, 16, 256 * 1024 * 1024),
+    execMaxJobResultBytes: integer(
+      env,
+      'EXEC_MAX_JOB_RESULT_BYTES',
+      64 * 1024 * 1024,
+      1024,
+      512 * 1024 * 1024,
+    ),
+    execMaxRuns: integer(env, 'EXEC_MAX_RUNS', 100_000, 1, 10_000_000),
   };
+  config.execSandboxTenants = parseSandboxTenants(env, config.apiKeys);
+  // A single run longer than the stall limit would have its job failed as stalled while it works.
+  if (config.execMaxTimeoutMs >= config.jobStallSeconds * 1000) {
+    throw new ConfigError(
+      `EXEC_MAX_TIMEOUT_MS (${config.execMaxTimeoutMs}) must be below JOB_STALL_SECONDS (${config.jobStallSeconds} s): raise JOB_STALL_SECONDS or lower the timeout`,
+    );
+  }
+  if (config.execMaxResultBytes > config.execMaxJobResultBytes) {
+    throw new ConfigError(
+      `EXEC_MAX_RESULT_BYTES (${config.execMaxResultBytes}) must not exceed EXEC_MAX_JOB_RESULT_BYTES (${config.execMaxJobResultBytes})`,
+    );
+  }
   if (config.apiKeys.size === 0 && !isLoopback(host) && !config.allowUnauthenticated) {
     throw new ConfigError(
       `refusing to serve ${host} without authentication: set API_KEYS=key:tenant,... or ALLOW_UNAUTHENTICATED=1`,

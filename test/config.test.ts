@@ -35,4 +35,32 @@ describe('configuration from the environment', () => {
     assert.equal(loadConfig({ HOST: '0.0.0.0', ALLOW_UNAUTHENTICATED: '1' }).host, '0.0.0.0');
     assert.equal(loadConfig({ HOST: '0.0.0.0', API_KEYS: 'k:t' }).host, '0.0.0.0');
   });
+
+  it('exec: sandbox off by default, for the local user only when on without keys', () => {
+    const config = loadConfig({});
+    assert.equal(config.execSandbox, false);
+    assert.deepEqual([...(config.execSandboxTenants as Set<string>)], ['local']);
+    assert.equal(config.execMaxTimeoutMs, 60_000);
+    assert.match(config.execPluginDirs[0] ?? '', /[/\\]plugins$/);
+    assert.deepEqual([...(loadConfig({ API_KEYS: 'k:t' }).execSandboxTenants as Set<string>)], []);
+    assert.equal(loadConfig({ API_KEYS: 'k:t', EXEC_SANDBOX_TENANTS: '*' }).execSandboxTenants, '*');
+    assert.deepEqual(loadConfig({ EXEC_PLUGINS_DIR: '/a:/b' }).execPluginDirs, ['/a', '/b']);
+  });
+
+  it('exec: refuses settings that cannot work, naming them', () => {
+    assert.throws(
+      () => loadConfig({ API_KEYS: 'k:alice', EXEC_SANDBOX_TENANTS: 'alcie' }),
+      /EXEC_SANDBOX_TENANTS.*'alcie'/,
+    );
+    assert.throws(
+      () => loadConfig({ EXEC_MAX_TIMEOUT_MS: '700000' }),
+      /EXEC_MAX_TIMEOUT_MS.*JOB_STALL_SECONDS/,
+    );
+    assert.throws(() => loadConfig({ EXEC_SANDBOX: 'maybe' }), /EXEC_SANDBOX must be 1 or 0/);
+    assert.throws(() => loadConfig({ EXEC_SANDBOX_MEMORY_MB: '2' }), /EXEC_SANDBOX_MEMORY_MB/);
+    assert.throws(
+      () => loadConfig({ EXEC_MAX_RESULT_BYTES: '5000', EXEC_MAX_JOB_RESULT_BYTES: '4000' }),
+      /EXEC_MAX_RESULT_BYTES/,
+    );
+  });
 });

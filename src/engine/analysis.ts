@@ -2,6 +2,7 @@ import type { Table } from 'apache-arrow';
 import type { TSchema } from 'typebox';
 import type { DatasetMeta } from '../storage/datasetMeta.ts';
 import type { StoredModel } from '../storage/modelStore.ts';
+import type { ExecRuntime } from './exec/runtime.ts';
 import type { JobIO } from './jobIO.ts';
 
 /** One chunk of a dataset, as a chunk task hands it to `map`. */
@@ -19,6 +20,13 @@ export interface MapContext {
   round: number;
   /** The job's files: output chunks, scratch files, a second input dataset (see jobIO.ts). */
   io: JobIO;
+  /** Runs user functions (the `exec` analysis); absent where the process offers none. */
+  exec?: ExecRuntime;
+  /**
+   * False once the job was cancelled or has failed. A long task (exec runs) asks between units of work,
+   * so it stops early, and the asking tells the job watchdog the task is alive. Absent in process.
+   */
+  stillRunning?(): Promise<boolean>;
 }
 
 /** What `init` may know beyond the job's dataset: the metas of the datasets named by `extraInputs`. */
@@ -27,6 +35,8 @@ export interface InitContext {
   datasets: ReadonlyMap<string, DatasetMeta>;
   /** The models named by `modelInputs`, by id; checked to exist and to be the tenant's (404 otherwise). */
   models?: ReadonlyMap<string, StoredModel>;
+  /** The registered functions and limits of `exec` jobs; absent where the process offers none. */
+  exec?: ExecRuntime;
 }
 
 export interface FinalizeContext {
@@ -65,6 +75,11 @@ export interface Analysis<Params, State, Partial, Result> {
   readonly paramsSchema: TSchema;
   /** TypeBox schema of the result, for the OpenAPI document and generated clients. */
   readonly resultSchema: TSchema;
+  /**
+   * True when a job may name no dataset (rxExec): `init` then gets `noDatasetMeta` (no rows, no
+   * variables) and every round must be a `partitions` round.
+   */
+  readonly datasetOptional?: boolean;
   init(params: Params, dataset: DatasetMeta, context: InitContext): State;
   /** Ids of other datasets the job reads (rxMerge's `right`), so `init` can check their variables too. */
   extraInputs?(params: Params): string[];

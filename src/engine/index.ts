@@ -20,6 +20,13 @@ export {
   cube,
 } from './analyses/cube.ts';
 export {
+  type ExecParams,
+  ExecParamsSchema,
+  type ExecResult,
+  ExecResultSchema,
+  exec,
+} from './analyses/exec.ts';
+export {
   type GlmParams,
   GlmParamsSchema,
   GlmResultSchema,

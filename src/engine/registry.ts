@@ -1,6 +1,7 @@
 import { covCor } from './analyses/covCor.ts';
 import { crossTabs } from './analyses/crossTabs.ts';
 import { cube } from './analyses/cube.ts';
+import { exec } from './analyses/exec.ts';
 import { glm } from './analyses/glm.ts';
 import { kmeans } from './analyses/kmeans.ts';
 import { linMod } from './analyses/linMod.ts';
@@ -34,6 +35,7 @@ export const analyses: Record<string, AnyAnalysis> = {
   predict,
   kmeans,
   naiveBayes,
+  exec,
 };
 
 /** The analysis for a job type; undefined for an unknown type (own keys only, so 'toString' is unknown). */

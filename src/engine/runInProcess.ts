@@ -4,6 +4,7 @@ import type { StoredModel } from '../storage/modelStore.ts';
 import type { AnyAnalysis, Chunk, MapContext } from './analysis.ts';
 import { decodePartial, encodePartial } from './codec.ts';
 import { planInput } from './commonParams.ts';
+import type { ExecRuntime } from './exec/runtime.ts';
 import type { JobIO } from './jobIO.ts';
 
 /**
@@ -32,6 +33,8 @@ export interface RunOptions {
   maxRounds?: number;
   /** The job's files (data operations need them: storage/jobFiles.ts); without it, only the chunks given. */
   io?: JobIO;
+  /** What `exec` runs functions with (src/exec/service.ts); other analyses need none. */
+  exec?: ExecRuntime;
 }
 
 /** JobIO of a run with no job folder: analyses that only read their input need nothing more. */
@@ -90,7 +93,8 @@ export async function runInProcessDetailed(
     if (chunk === undefined) throw new Error(`no chunk ${index}`);
     return chunk;
   };
-  if (count === 0) throw new Error('runInProcess needs at least one chunk');
+  // A job without a dataset (rxExec) has nothing to read: its rounds are partitions.
+  if (count === 0 && !analysis.datasetOptional) throw new Error('runInProcess needs at least one chunk');
 
   // The common params (transforms, rowSelection, blocksPerRead) are the runner's, as on the queue.
   const input = planInput((params ?? {}) as Record<string, unknown>, meta);
@@ -99,7 +103,10 @@ export async function runInProcessDetailed(
     datasets.set(id, await io.datasetMeta(id));
   const models = new Map<string, StoredModel>();
   for (const id of analysis.modelInputs?.(input.analysisParams) ?? []) models.set(id, await io.loadModel(id));
-  let state = throughJson(analysis.init(input.analysisParams, input.meta, { datasets, models }));
+  const exec = options.exec;
+  let state = throughJson(
+    analysis.init(input.analysisParams, input.meta, { datasets, models, ...(exec ? { exec } : {}) }),
+  );
   const rowOps = input.rowOps;
   const loadInput = async (index: number): Promise<Chunk> => {
     const chunk = await load(index);
@@ -108,7 +115,7 @@ export async function runInProcessDetailed(
     return { ...chunk, numRows: table.numRows, table };
   };
   for (let round = 0; round < maxRounds; round++) {
-    const context: MapContext = { round, io };
+    const context: MapContext = { round, io, ...(exec ? { exec } : {}) };
     const input = analysis.roundInput?.(state) ?? null;
     const partials: Array<() => Promise<unknown>> = [];
     if (input === null) {

@@ -1,5 +1,7 @@
 import { type Job, UnrecoverableError } from 'bullmq';
+import type { MapContext } from '../engine/analysis.ts';
 import { encodePartial } from '../engine/codec.ts';
+import type { ExecRuntime } from '../engine/exec/runtime.ts';
 import { compileRowOps, type RowOps, type RowOpsSpec } from '../engine/expr/index.ts';
 import { getAnalysis } from '../engine/registry.ts';
 import type { DatasetMeta } from '../storage/datasetMeta.ts';
@@ -19,6 +21,8 @@ export interface ChunkTaskDeps {
   states: RoundStates;
   /** TASK_DELAY_MS: fault injection for tests. */
   delayMs: number;
+  /** Runs exec jobs' functions (partition tasks of the `exec` analysis). */
+  exec: ExecRuntime;
   log: (message: string, error?: unknown) => void;
 }
 
@@ -33,6 +37,21 @@ function compiledRowOps(jobId: string, spec: RowOpsSpec, meta: DatasetMeta): Row
   if (rowOpsCache.size >= 16) rowOpsCache.delete(rowOpsCache.keys().next().value as string);
   rowOpsCache.set(jobId, rowOps);
   return rowOps;
+}
+
+/** How often a long task tells the job record it is alive (and learns of a cancel). */
+const ALIVE_EVERY_MS = 1000;
+
+/** MapContext.stillRunning: at most one Redis round trip per ALIVE_EVERY_MS; in between, the last answer. */
+function stillRunning(deps: ChunkTaskDeps, jobId: string): () => Promise<boolean> {
+  let last = Date.now();
+  let running = true;
+  return async () => {
+    if (!running || Date.now() - last < ALIVE_EVERY_MS) return running;
+    last = Date.now();
+    running = await deps.records.touch(jobId);
+    return running;
+  };
 }
 
 /** Fails the job with the user's error and stops retries of this task (retrying cannot help). */
@@ -68,9 +87,11 @@ export async function runChunkTask(job: Job<ChunkTaskData>, deps: ChunkTaskDeps)
     throw new UnrecoverableError(`state of round ${task.round} of ${task.jobId} is gone`);
 
   try {
-    const context = {
+    const context: MapContext = {
       round: task.round,
       io: new JobFiles(deps.store, deps.dataDir, task.jobId, task.tenant),
+      exec: deps.exec,
+      stillRunning: stillRunning(deps, task.jobId),
     };
     const last = task.firstChunk + task.chunkCount;
     let merged: unknown;

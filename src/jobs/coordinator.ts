@@ -3,7 +3,9 @@ import type { AnyAnalysis } from '../engine/analysis.ts';
 import { decodePartial } from '../engine/codec.ts';
 import { planInput } from '../engine/commonParams.ts';
 import type { RowOpsSpec } from '../engine/expr/index.ts';
+import { noDatasetMeta } from '../engine/noDataset.ts';
 import { getAnalysis } from '../engine/registry.ts';
+import type { ExecService } from '../exec/service.ts';
 import type { DatasetMeta } from '../storage/datasetMeta.ts';
 import type { DatasetStore } from '../storage/datasetStore.ts';
 import { JobFiles, removeJobFiles } from '../storage/jobFiles.ts';
@@ -24,6 +26,8 @@ export interface CoordinatorDeps {
   chunkQueue: Queue<ChunkTaskData>;
   /** Rounds an iterative analysis may take before the job fails (a guard against a non-converging loop). */
   maxRounds: number;
+  /** Registered functions and limits, for planning exec jobs. */
+  exec: ExecService;
 }
 
 /** Chunk task options: the BullMQ traps of DESIGN.md, answered once here. */
@@ -81,7 +85,13 @@ export async function runCoordinator(
   const analysis = getAnalysis(record.type);
   if (!analysis)
     return fail(deps, record, new UserError(400, 'UNKNOWN_ANALYSIS', `no analysis '${record.type}'`));
-  const meta = await deps.store.get(record.dataset);
+  // A job without a dataset (exec) plans against an empty one; its rounds are partitions.
+  const meta =
+    record.dataset === null
+      ? analysis.datasetOptional
+        ? noDatasetMeta(record.tenant)
+        : null
+      : await deps.store.get(record.dataset);
   if (!meta) {
     return fail(
       deps,
@@ -89,7 +99,7 @@ export async function runCoordinator(
       new UserError(409, 'DATASET_DELETED', `the dataset '${record.dataset}' was deleted`),
     );
   }
-  const io = new JobFiles(deps.store, deps.dataDir, jobId, record.tenant, record.dataset);
+  const io = new JobFiles(deps.store, deps.dataDir, jobId, record.tenant, record.dataset ?? undefined);
 
   try {
     const { blocksPerRead, analysisParams, meta: inputMeta, rowOps } = planInput(record.params, meta);
@@ -103,7 +113,12 @@ export async function runCoordinator(
           (id) => deps.store.get(id),
           (tenant, id) => models.get(tenant, id),
         );
-        await deps.states.save(jobId, 0, analysis.init(analysisParams, inputMeta, context));
+        await deps.exec.load();
+        await deps.states.save(
+          jobId,
+          0,
+          analysis.init(analysisParams, inputMeta, { ...context, exec: deps.exec }),
+        );
       }
       const state = await deps.states.load(jobId, round);
       if (state === undefined) throw new Error(`state of round ${round} of ${jobId} is gone`);

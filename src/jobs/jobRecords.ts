@@ -28,7 +28,8 @@ export interface JobRecord {
   id: string;
   tenant: string;
   type: string;
-  dataset: string;
+  /** The input dataset; null for a job that reads none (exec). */
+  dataset: string | null;
   params: Record<string, unknown>;
   status: JobStatus;
   progress: JobProgress;
@@ -68,6 +69,13 @@ redis.call('HSET', KEYS[1], 'updatedAt', ARGV[4])
 return 1
 `;
 
+/** Marks a running job as alive (the watchdog's clock); says whether it is still running. */
+const TOUCH_SCRIPT = `
+if redis.call('HGET', KEYS[1], 'status') ~= 'running' then return 0 end
+redis.call('HSET', KEYS[1], 'updatedAt', ARGV[1])
+return 1
+`;
+
 /** Starts a round: only a queued or running job may (a cancelled one stays cancelled). */
 const START_ROUND_SCRIPT = `
 local status = redis.call('HGET', KEYS[1], 'status')
@@ -100,7 +108,7 @@ function toRecord(hash: RecordHash, now: number): JobRecord {
     id: hash['id']!,
     tenant: hash['tenant']!,
     type: hash['type']!,
-    dataset: hash['dataset']!,
+    dataset: hash['dataset'] || null,
     params: JSON.parse(hash['params'] ?? '{}') as Record<string, unknown>,
     status,
     progress: {
@@ -124,7 +132,7 @@ export interface NewJob {
   id: string;
   tenant: string;
   type: string;
-  dataset: string;
+  dataset: string | null;
   params: Record<string, unknown>;
 }
 
@@ -147,7 +155,7 @@ export class JobRecords {
         id: job.id,
         tenant: job.tenant,
         type: job.type,
-        dataset: job.dataset,
+        dataset: job.dataset ?? '',
         params: JSON.stringify(job.params),
         status: 'queued',
         createdAt: String(now),
@@ -214,6 +222,11 @@ export class JobRecords {
       String(Date.now()),
       String(this.ttlSeconds),
     );
+  }
+
+  /** A long task's sign of life; false once the job is no longer running (cancelled, failed). */
+  async touch(id: string): Promise<boolean> {
+    return (await this.redis.eval(TOUCH_SCRIPT, 1, this.keys.record(id), String(Date.now()))) === 1;
   }
 
   async setMessage(id: string, message: string): Promise<void> {

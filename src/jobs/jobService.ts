@@ -1,8 +1,11 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Value } from 'typebox/value';
+import { exec } from '../engine/analyses/exec.ts';
 import { planInput, splitParams } from '../engine/commonParams.ts';
+import { noDatasetMeta } from '../engine/noDataset.ts';
 import { analyses, getAnalysis } from '../engine/registry.ts';
+import { ExecService, type ExecSettings } from '../exec/service.ts';
 import type { DatasetStore } from '../storage/datasetStore.ts';
 import { newId } from '../storage/ids.ts';
 import { ModelStore } from '../storage/modelStore.ts';
@@ -15,9 +18,9 @@ import { connectRedis } from './redis.ts';
 import { removeQueuedWork, startWatchdog } from './watchdog.ts';
 
 /** Analyses DESIGN.md names that later issues add: asked for now, they get 501, not "unknown". */
-const PLANNED_TYPES = ['dTree', 'dForest', 'bTrees', 'exec'];
+const PLANNED_TYPES = ['dTree', 'dForest', 'bTrees'];
 
-export interface JobServiceOptions {
+export interface JobServiceOptions extends ExecSettings {
   redisUrl: string;
   /** DATA_DIR: the stored models a job may name (rxPredict's) are read from it. */
   dataDir: string;
@@ -43,6 +46,8 @@ export class JobService {
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly stopWatchdog: () => void;
   private readonly models: ModelStore;
+  /** Registered functions and the sandbox, for checking exec jobs before they are queued. */
+  readonly exec: ExecService;
 
   constructor(
     redis: Redis,
@@ -51,6 +56,13 @@ export class JobService {
   ) {
     const keys = new JobKeys(options.queuePrefix);
     this.models = new ModelStore(options.dataDir);
+    this.exec = new ExecService(options);
+    this.exec
+      .load()
+      .then((plugins) => {
+        for (const problem of plugins.problems) options.log(`exec plugin left out: ${problem}`);
+      })
+      .catch((e: unknown) => options.log('loading exec plugins failed', e));
     this.records = new JobRecords(redis, keys, options.jobTtlSeconds);
     this.queueConnection = connectRedis(options.redisUrl, 'bullmq');
     this.coordinatorQueue = new Queue<CoordinatorData>(COORDINATOR_QUEUE, {
@@ -76,7 +88,7 @@ export class JobService {
   async submit(
     tenant: string,
     type: string,
-    datasetId: string,
+    datasetId: string | undefined,
     params: Record<string, unknown>,
   ): Promise<JobRecord> {
     const analysis = getAnalysis(type);
@@ -90,6 +102,12 @@ export class JobService {
       }
       throw new UserError(400, 'UNKNOWN_ANALYSIS', `unknown analysis type '${type}'`, {
         known: this.knownTypes(),
+      });
+    }
+    if (datasetId === undefined && !analysis.datasetOptional) {
+      // The body schema lets exec leave the dataset out; every other analysis needs one, said the same way.
+      throw new UserError(400, 'VALIDATION_FAILED', "body must have required property 'dataset'", {
+        fields: [{ field: 'body', message: "must have required property 'dataset'", missing: 'dataset' }],
       });
     }
     const { analysisParams } = splitParams(params);
@@ -107,7 +125,12 @@ export class JobService {
         },
       );
     }
-    const meta = await this.store.get(datasetId);
+    await this.exec.load();
+    if (analysis === exec) {
+      // Sandbox permission and a compile check of `code`; the seed the job will use is recorded with it.
+      params = await this.exec.preflight(tenant, params);
+    }
+    const meta = datasetId === undefined ? noDatasetMeta(tenant) : await this.store.get(datasetId);
     if (!meta || meta.tenant !== tenant) {
       throw new UserError(
         404,
@@ -115,23 +138,21 @@ export class JobService {
         `dataset '${datasetId}' does not exist (or belongs to another tenant)`,
       );
     }
-    if (meta.numRows === 0) throw new UserError(422, 'EMPTY_DATASET', `dataset '${datasetId}' has no rows`);
+    if (datasetId !== undefined && meta.numRows === 0)
+      throw new UserError(422, 'EMPTY_DATASET', `dataset '${datasetId}' has no rows`);
     // Planning checks variables, types and formula against the dataset: bad requests end here, unqueued.
     const input = planInput(params, meta);
-    analysis.init(
+    const context = await loadInitContext(
+      analysis,
       input.analysisParams,
-      input.meta,
-      await loadInitContext(
-        analysis,
-        input.analysisParams,
-        tenant,
-        (id) => this.store.get(id),
-        (owner, id) => this.models.get(owner, id),
-      ),
+      tenant,
+      (id) => this.store.get(id),
+      (owner, id) => this.models.get(owner, id),
     );
+    analysis.init(input.analysisParams, input.meta, { ...context, exec: this.exec });
 
     const id = newId('job');
-    const record = await this.records.create({ id, tenant, type, dataset: datasetId, params });
+    const record = await this.records.create({ id, tenant, type, dataset: datasetId ?? null, params });
     try {
       await this.coordinatorQueue.add(
         type,
@@ -246,6 +267,7 @@ export class JobService {
     this.stopWatchdog();
     this.releaseWaiters();
     await this.coordinatorQueue.close();
+    await this.exec.close();
     this.queueConnection.disconnect();
     this.subscriber.disconnect();
   }

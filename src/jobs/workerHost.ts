@@ -1,6 +1,7 @@
 import { type Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.ts';
+import { ExecService } from '../exec/service.ts';
 import type { DatasetStore } from '../storage/datasetStore.ts';
 import { runChunkTask } from './chunkTask.ts';
 import { runCoordinator } from './coordinator.ts';
@@ -41,6 +42,8 @@ export async function startWorkerHost(
     prefix,
   });
   const lockDuration = config.workerLockSeconds * 1000;
+  const exec = new ExecService(config);
+  for (const problem of (await exec.load()).problems) log(`exec plugin left out: ${problem}`);
   // BullMQ leaves connections it was handed open on close; these are ours to close.
   const workerConnections = [
     connectRedis(config.redisUrl, 'bullmq'),
@@ -75,6 +78,7 @@ export async function startWorkerHost(
         records,
         states,
         delayMs: config.taskDelayMs,
+        exec,
         log,
       }),
     // One task at a time: tasks are CPU-bound, more per process would only interleave them.
@@ -98,6 +102,7 @@ export async function startWorkerHost(
         states,
         chunkQueue,
         maxRounds: MAX_ROUNDS,
+        exec,
       }),
     options(workerConnections[1]!, COORDINATOR_CONCURRENCY),
   );
@@ -122,7 +127,7 @@ export async function startWorkerHost(
       stopWatchdog();
       // Lets the tasks in hand finish (close waits for active jobs), so nothing is cut in half.
       await Promise.all([chunkWorker.close(), coordinatorWorker.close()]);
-      await Promise.all([chunkQueue.close(), coordinatorQueue.close()]);
+      await Promise.all([chunkQueue.close(), coordinatorQueue.close(), exec.close()]);
       for (const connection of [...workerConnections, queueConnection, commands]) connection.disconnect();
     },
   };

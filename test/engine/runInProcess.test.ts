@@ -76,6 +76,7 @@ describe('registry', () => {
       'predict',
       'kmeans',
       'naiveBayes',
+      'exec',
     ]) {
       assert.ok(Object.hasOwn(analyses, type), `${type} is registered`);
     }

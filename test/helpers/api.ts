@@ -65,7 +65,7 @@ export interface JobView {
 
 export async function submitJob(
   url: string,
-  body: { type: string; dataset: string; params?: Record<string, unknown> },
+  body: { type: string; dataset?: string; params?: Record<string, unknown> },
   auth: Auth = {},
 ): Promise<JobView> {
   const res = await withAuth(request(url).post('/v1/jobs'), auth).send(body);
@@ -88,7 +88,7 @@ export async function waitForJob(url: string, id: string, seconds = 120, auth: A
 /** Submits, waits for completion and returns the result object. */
 export async function runJob<T>(
   url: string,
-  body: { type: string; dataset: string; params?: Record<string, unknown> },
+  body: { type: string; dataset?: string; params?: Record<string, unknown> },
   auth: Auth = {},
 ): Promise<T> {
   const job = await submitJob(url, body, auth);

@@ -7,8 +7,10 @@ import { IdParams, PageQuery } from '../schemas.ts';
 const JobSchema = Type.Object(
   {
     id: Type.String({ examples: ['job_0c9d8e7f6a5b4c3d2e1f'] }),
-    type: Type.String({ description: 'Analysis type: summary, quantile, covCor, ...' }),
-    dataset: Type.String(),
+    type: Type.String({ description: 'Analysis type: summary, quantile, covCor, exec, ...' }),
+    dataset: Type.Union([Type.String(), Type.Null()], {
+      description: 'The input dataset; null for exec without one',
+    }),
     params: Type.Record(Type.String(), Type.Unknown()),
     status: Type.Union(JOB_STATUSES.map((s) => Type.Literal(s))),
     progress: Type.Object({
@@ -44,7 +46,9 @@ const SubmitBody = Type.Object(
     type: Type.String({
       description: 'The analysis type: one of the registered analyses (GET /openapi.json lists <Type>Params)',
     }),
-    dataset: Type.String({ description: 'Dataset id' }),
+    dataset: Type.Optional(
+      Type.String({ description: 'Dataset id; required by every type but exec (rxExec needs none)' }),
+    ),
     params: Type.Optional(
       Type.Record(Type.String(), Type.Unknown(), {
         description: 'The analysis params (RevoScaleR names), plus blocksPerRead and reportProgress',
@@ -73,10 +77,12 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }
   const errors = {
     400: Type.Ref('Error'),
+    403: Type.Ref('Error'),
     404: Type.Ref('Error'),
     409: Type.Ref('Error'),
     422: Type.Ref('Error'),
     501: Type.Ref('Error'),
+    503: Type.Ref('Error'),
   };
 
   app.post(
