@@ -52,7 +52,6 @@ function isReference(body: LinearModelBody, term: string): boolean {
 }
 
 export const linearScorer: Scorer<LinearModelBody, LinearScorerPlan> = {
-  kind: 'linear',
   options: ['computeResiduals', 'computeStdErrors', 'interval', 'confLevel', 'type', 'predVarNames'],
   types: ['response', 'link'],
   scoresUnseenLevels: false,

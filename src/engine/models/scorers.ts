@@ -106,8 +106,6 @@ export type ScorerPlan = { readonly [scorerPlan]: true };
  * functions of the plan, so any worker can score any chunk.
  */
 export interface Scorer<Body = unknown, Plan = ScorerPlan> {
-  /** The kind's name in messages. */
-  readonly kind: string;
   /** The options it reads; any other option given is refused. */
   readonly options: readonly PredictOptionName[];
   /** Values of `type` it accepts (when `options` has 'type'). */
@@ -151,7 +149,6 @@ export function singleName(options: PredictOptions, what: string): string | unde
 }
 
 const kmeansScorer: Scorer<KmeansModelBody, KmeansScoringPlan> = {
-  kind: 'kmeans',
   options: ['predVarNames'],
   types: [],
   scoresUnseenLevels: false,
@@ -168,7 +165,6 @@ const kmeansScorer: Scorer<KmeansModelBody, KmeansScoringPlan> = {
 };
 
 const naiveBayesScorer: Scorer<NaiveBayesModelBody, NaiveBayesScoringPlan> = {
-  kind: 'naiveBayes',
   options: ['type', 'prior', 'predVarNames'],
   types: ['class', 'prob'],
   scoresUnseenLevels: true,
