@@ -1,16 +1,15 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { linearBodyOf } from '../../engine/analyses/predict.ts';
 import { CoefficientRowSchema, isLinearModelBody, type LinearModelBody } from '../../engine/models/body.ts';
-import { type JsonRow, rowsToTable } from '../../engine/models/jsonRows.ts';
+import { type JsonRow, jsonRowsToTable } from '../../engine/models/jsonRows.ts';
+import { scoredJsonValue } from '../../engine/models/scoredColumns.ts';
 import {
-  defaultScoreOptions,
-  outputColumns,
-  outputNames,
-  planScoring,
-  scoreChunk,
-} from '../../engine/models/score.ts';
+  PredictOptionProperties,
+  predictOptionsOf,
+  scorerFor,
+  unseenLevelsWarning,
+} from '../../engine/models/scorers.ts';
 import { Warnings } from '../../engine/params.ts';
 import { ModelStore, type StoredModel } from '../../storage/modelStore.ts';
 import { ApiError } from '../errors.ts';
@@ -18,7 +17,8 @@ import { IdParams, PageQuery } from '../schemas.ts';
 
 /**
  * Stored models: list, read, delete, and score a few JSON rows synchronously in the API process with
- * the same scoring code as the `predict` job (engine/models/score.ts). Models of another tenant are
+ * the same scorers as the `predict` job (engine/models/scorers.ts: every kind predict scores, the same
+ * options, refused the same way when they do not apply to the model's kind). Models of another tenant are
  * 404 MODEL_NOT_FOUND, as if they did not exist.
  */
 
@@ -77,32 +77,26 @@ const PredictRowsBody = Type.Object(
     rows: Type.Array(Type.Record(Type.String(), Type.Unknown()), {
       description: `Rows to score, as { variable: value } (at most ${MAX_PREDICT_ROWS}; null = missing; factors as level labels)`,
     }),
-    computeResiduals: Type.Optional(Type.Boolean({ default: false })),
-    computeStdErrors: Type.Optional(Type.Boolean({ default: false })),
-    interval: Type.Optional(
-      Type.Union([Type.Literal('none'), Type.Literal('confidence'), Type.Literal('prediction')], {
-        default: 'none',
-      }),
-    ),
-    confLevel: Type.Optional(Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1, default: 0.95 })),
-    type: Type.Optional(
-      Type.Union([Type.Literal('response'), Type.Literal('link')], { default: 'response' }),
-    ),
-    predVarNames: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+    // No schema defaults: which options apply (and their defaults) depends on the model's kind.
+    ...PredictOptionProperties,
   },
   { additionalProperties: false },
 );
 
 const PredictRowsResponse = Type.Object({
   modelId: Type.String(),
-  predictions: Type.Array(Type.Record(Type.String(), Type.Union([Type.Number(), Type.Null()])), {
-    description:
-      'One object per row, in order: `<y>_Pred` and the requested `_Resid`, `_StdErr`, `_Lower`, `_Upper`',
-  }),
+  predictions: Type.Array(
+    Type.Record(Type.String(), Type.Union([Type.Number(), Type.String(), Type.Null()])),
+    {
+      description:
+        "One object per row, in order, with the predict job's columns: linear models `<y>_Pred` and the requested `_Resid`, `_StdErr`, `_Lower`, `_Upper`; kmeans `.rxCluster`; naiveBayes `<y>_Pred` (the class label) or `<level>_prob`",
+    },
+  ),
   nPredicted: Type.Integer(),
   nMissingObs: Type.Integer({ description: 'Rows without a prediction because a value is missing' }),
   nUnseenLevels: Type.Integer({
-    description: 'Rows without one because of a factor level unseen in training',
+    description:
+      'Rows with a factor level unseen in training (linear models: no prediction; naiveBayes: that predictor left out)',
   }),
   warnings: Type.Array(Type.String()),
 });
@@ -245,7 +239,7 @@ export const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      const { rows, predVarNames, ...rest } = request.body;
+      const { rows, ...params } = request.body;
       if (rows.length > MAX_PREDICT_ROWS) {
         throw new ApiError(
           413,
@@ -255,38 +249,25 @@ export const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
         );
       }
       const model = await owned(request, request.params.id);
-      const body = linearBodyOf(model.id, model.type, model.body);
-      const options = defaultScoreOptions(rest);
-      const { table, variables } = rowsToTable(body, rows as JsonRow[], options.computeResiduals);
-      const plan = planScoring(body, variables, options);
-      if (predVarNames !== undefined && predVarNames.length !== body.responses.length) {
-        throw new ApiError(
-          400,
-          'INVALID_PARAMS',
-          `predVarNames has ${predVarNames.length} names; the model has ${body.responses.length} response${body.responses.length === 1 ? '' : 's'}`,
-        );
-      }
-      const names = outputNames(body, predVarNames);
-      const scored = scoreChunk(plan, body, table);
-      const columns = scored.responses.flatMap((response, k) => outputColumns(names[k]!, response));
+      const options = predictOptionsOf(params);
+      const scorer = scorerFor(model, options);
+      const { table, variables } = jsonRowsToTable(scorer.variables(model.body), rows as JsonRow[]);
+      const plan = scorer.plan(model.body, variables, options);
+      const scored = scorer.score(plan, table);
       const predictions = rows.map((_, r) => {
-        const out: Record<string, number | null> = {};
-        for (const column of columns) {
-          const value = column.values[r]!;
-          out[column.name] = Number.isNaN(value) ? null : value;
-        }
+        const out: Record<string, number | string | null> = {};
+        for (const column of scored.columns) out[column.name] = scoredJsonValue(column, r);
         return out;
       });
       const warnings = new Warnings();
       if (scored.unseenLevels > 0)
-        warnings.add(
-          `${scored.unseenLevels} row${scored.unseenLevels === 1 ? ' has' : 's have'} a factor level the model was not trained on: no prediction`,
-        );
+        warnings.add(unseenLevelsWarning(scored.unseenLevels, scorer.scoresUnseenLevels));
+      for (const warning of scorer.warnings(plan)) warnings.add(warning);
       return {
         modelId: model.id,
         predictions,
-        nPredicted: scored.predicted,
-        nMissingObs: rows.length - scored.predicted - scored.unseenLevels,
+        nPredicted: scored.scored,
+        nMissingObs: rows.length - scored.scored - (scorer.scoresUnseenLevels ? 0 : scored.unseenLevels),
         nUnseenLevels: scored.unseenLevels,
         warnings: warnings.list(),
       };

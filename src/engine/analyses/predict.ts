@@ -1,36 +1,36 @@
-import { type Data, Float64, makeData, makeVector, Table, type Vector } from 'apache-arrow';
+import type { Vector } from 'apache-arrow';
 import { type Static, Type } from 'typebox';
 import type { DatasetMeta, VarInfo } from '../../storage/datasetMeta.ts';
-import { packValidity } from '../../storage/import/arrowChunk.ts';
 import type { Analysis, Chunk, FinalizeContext, InitContext, MapContext } from '../analysis.ts';
 import { describeTable, mergeStats, type VarStats, withStats } from '../dataOps/outputStats.ts';
 import { EngineError } from '../errors.ts';
-import { lookupVariable, sourceInputs } from '../formula/index.ts';
+import { lookupVariable } from '../formula/index.ts';
+import { outputTable } from '../models/scoredColumns.ts';
 import {
-  isLinearModelBody,
-  type LinearModelBody,
-  predictorVariables,
-  responseVariables,
-} from '../models/body.ts';
-import {
-  defaultScoreOptions,
-  type OutputNames,
-  outputColumns,
-  outputNames,
-  planScoring,
-  type ScoringPlan,
-  scoreChunk,
-} from '../models/score.ts';
+  PredictOptionProperties,
+  predictOptionsOf,
+  type ScorerPlan,
+  scorerFor,
+  scorerOfType,
+  unseenLevelsWarning,
+} from '../models/scorers.ts';
 import { checkParams, Warnings } from '../params.ts';
 
 /**
- * rxPredict for stored linear models (linMod, logit, glm): the job's dataset is the data to score; the
- * output is a new dataset, chunk for chunk, with the prediction columns (`<y>_Pred`, and on request
- * `_Resid`, `_StdErr`, `_Lower` / `_Upper`) after the `extraVarsToWrite` copied through (and the
- * model's own variables with `writeModelVars`). Scoring is models/score.ts, shared with the
- * synchronous POST /v1/models/{id}/predict: the model's own stored plan builds X, so dummy coding and
- * level lists are those of training (levels are matched by label; a level training never saw gives a
- * missing prediction, counted in `nUnseenLevels`).
+ * rxPredict for every stored model kind predict scores (models/scorers.ts: linMod, logit, glm,
+ * kmeans, naiveBayes): the job's dataset is the data to score; the output is a new dataset, chunk for
+ * chunk, with the `extraVarsToWrite` (and the model's own variables with `writeModelVars`) copied
+ * through, then the prediction columns of the model's kind:
+ *
+ * - linear models: `<y>_Pred`, and on request `_Resid`, `_StdErr`, `_Lower` / `_Upper` (models/score.ts:
+ *   the model's own stored plan builds X, so dummy coding and level lists are those of training);
+ * - kmeans: `.rxCluster`, the number of the nearest center (rxKmeans' outFile column);
+ * - naiveBayes: `<y>_Pred` (type 'class') or `<level>_prob` per class (type 'prob').
+ *
+ * Options that do not apply to the model's kind are refused (400 naming them; the table is in
+ * models/scorers.ts). Factor levels are matched by label; a level training never saw is counted in
+ * `nUnseenLevels` (linear models: no prediction for the row; naiveBayes: that predictor is skipped).
+ * The same scorers serve the synchronous POST /v1/models/{id}/predict.
  *
  * One pass: `map` scores a chunk and writes it (idempotent, as chunk tasks must be); `finalize`
  * publishes the chunks as one dataset with exact low/high/missing (outputStats.ts).
@@ -42,32 +42,7 @@ export const PredictParamsSchema = Type.Object(
     outName: Type.Optional(
       Type.String({ minLength: 1, maxLength: 200, description: 'Name of the new dataset.' }),
     ),
-    computeResiduals: Type.Optional(
-      Type.Boolean({ default: false, description: '`<y>_Resid` = y - prediction (needs y in the data).' }),
-    ),
-    computeStdErrors: Type.Optional(
-      Type.Boolean({ default: false, description: '`<y>_StdErr`: standard error of the fitted value.' }),
-    ),
-    interval: Type.Optional(
-      Type.Union([Type.Literal('none'), Type.Literal('confidence'), Type.Literal('prediction')], {
-        default: 'none',
-        description: '`<y>_Lower` / `<y>_Upper` (prediction intervals for linear models only).',
-      }),
-    ),
-    confLevel: Type.Optional(
-      Type.Number({
-        exclusiveMinimum: 0,
-        exclusiveMaximum: 1,
-        default: 0.95,
-        description: 'Interval level.',
-      }),
-    ),
-    type: Type.Optional(
-      Type.Union([Type.Literal('response'), Type.Literal('link')], {
-        default: 'response',
-        description: 'GLMs: predictions on the response scale or the linear predictor.',
-      }),
-    ),
+    ...PredictOptionProperties,
     extraVarsToWrite: Type.Optional(
       Type.Array(Type.String({ minLength: 1 }), {
         maxItems: 1000,
@@ -76,11 +51,6 @@ export const PredictParamsSchema = Type.Object(
     ),
     writeModelVars: Type.Optional(
       Type.Boolean({ default: false, description: "Also copy the model's variables into the output." }),
-    ),
-    predVarNames: Type.Optional(
-      Type.Array(Type.String({ minLength: 1 }), {
-        description: 'Names of the prediction columns, one per response (default `<y>_Pred`).',
-      }),
     ),
     blocksPerRead: Type.Optional(
       Type.Integer({ minimum: 1, description: 'Accepted for RevoScaleR compatibility.' }),
@@ -103,10 +73,12 @@ export const PredictResultSchema = Type.Object({
   nRows: Type.Integer({ description: 'Rows scored (= rows of the new dataset)' }),
   nPredicted: Type.Integer({ description: 'Rows with a prediction' }),
   nMissingObs: Type.Integer({
-    description: 'Rows without one because a model variable (or y, with residuals) is missing',
+    description:
+      'Rows without one, not for an unseen level: a model variable (or y, with residuals) is missing; naiveBayes: every class has probability 0',
   }),
   nUnseenLevels: Type.Integer({
-    description: 'Rows without one because a factor level was not seen in training',
+    description:
+      'Rows with a factor level not seen in training: linear models give them no prediction; naiveBayes leaves that predictor out',
   }),
   warnings: Type.Array(Type.String()),
 });
@@ -117,14 +89,17 @@ const OUTPUT = 'out';
 
 export interface PredictState {
   modelId: string;
-  body: LinearModelBody;
-  scoring: ScoringPlan;
-  names: OutputNames[];
+  /** The model's type: its scorer (models/scorers.ts). */
+  modelType: string;
+  plan: ScorerPlan;
   outName: string;
   /** Variables copied from the input, as the input's meta describes them. */
   copied: VarInfo[];
   /** Every output variable, copied ones first (low/high/missing filled in at publish time). */
   outputs: VarInfo[];
+  /** Rows with an unseen level still get a prediction (the scorer's `scoresUnseenLevels`). */
+  scoresUnseenLevels: boolean;
+  warnings: string[];
   rowsPerChunk: number;
 }
 
@@ -136,54 +111,27 @@ export interface PredictPartial {
   stats: VarStats[];
 }
 
-/** The linear-model body of a stored model, or 422 for a model predict cannot score. */
-export function linearBodyOf(id: string, type: string, body: unknown): LinearModelBody {
-  if (!isLinearModelBody(body)) {
-    throw new EngineError(
-      'MODEL_NOT_SUPPORTED',
-      `model '${id}' is a ${type} model, which this predict does not score (linMod, logit and glm models only)`,
-      422,
-      { modelId: id, type },
-    );
-  }
-  return body;
-}
-
 function init(params: PredictParams, meta: DatasetMeta, context: InitContext): PredictState {
   checkParams(PredictParamsSchema, params, 'predict');
   const stored = context.models?.get(params.modelId);
   if (stored === undefined) throw new Error(`predict: model ${params.modelId} was not loaded for init`);
-  const body = linearBodyOf(stored.id, stored.type, stored.body);
-  const options = defaultScoreOptions(params);
-  const scoring = planScoring(body, meta.variables, options);
-  const names = outputNames(body, params.predVarNames);
-  if (params.predVarNames !== undefined && params.predVarNames.length !== body.responses.length) {
-    throw new EngineError(
-      'INVALID_PARAMS',
-      `predVarNames has ${params.predVarNames.length} names; the model has ${body.responses.length} response${body.responses.length === 1 ? '' : 's'}`,
-      400,
-    );
-  }
+  const options = predictOptionsOf(params);
+  const scorer = scorerFor(stored, options);
+  const plan = scorer.plan(stored.body, meta.variables, options);
+  const present = new Set(meta.variables.map((v) => v.name));
   const copiedNames = [
     ...(params.extraVarsToWrite ?? []),
     ...(params.writeModelVars
-      ? [...responseVariables(body.plan), ...predictorVariables(body.plan)].filter((v) =>
-          meta.variables.some((info) => info.name === v),
-        )
+      ? scorer
+          .variables(stored.body)
+          .map((v) => v.name)
+          .filter((v) => present.has(v))
       : []),
   ];
   const copied: VarInfo[] = [];
   for (const name of new Set(copiedNames)) copied.push(lookupVariable(meta, name));
-  const predictionNames = names.flatMap((n, k) =>
-    outputColumns(n, {
-      prediction: new Float64Array(0),
-      residual: options.computeResiduals ? new Float64Array(0) : null,
-      stdError: options.computeStdErrors ? new Float64Array(0) : null,
-      lower: options.interval !== 'none' ? new Float64Array(0) : null,
-      upper: options.interval !== 'none' ? new Float64Array(0) : null,
-    }).map((c) => ({ name: c.name, response: k })),
-  );
-  const all = [...copied.map((v) => v.name), ...predictionNames.map((c) => c.name)];
+  const predictions = scorer.outputs(plan);
+  const all = [...copied, ...predictions].map((v) => v.name);
   const duplicate = all.find((name, i) => all.indexOf(name) !== i);
   if (duplicate !== undefined) {
     throw new EngineError(
@@ -193,63 +141,37 @@ function init(params: PredictParams, meta: DatasetMeta, context: InitContext): P
       { variable: duplicate },
     );
   }
-  const outputs: VarInfo[] = [
-    ...copied,
-    ...predictionNames.map(
-      (c): VarInfo => ({ name: c.name, type: 'numeric', low: null, high: null, missing: 0 }),
-    ),
-  ];
   return {
     modelId: stored.id,
-    body,
-    scoring,
-    names,
+    modelType: stored.type,
+    plan,
     outName: params.outName ?? `${meta.name}_predictions`,
     copied,
-    outputs,
+    outputs: [...copied, ...predictions],
+    scoresUnseenLevels: scorer.scoresUnseenLevels,
+    warnings: scorer.warnings(plan),
     rowsPerChunk: meta.rowsPerChunk,
   };
 }
 
 function columnsUsed(state: PredictState): string[] {
   const names = new Set<string>(state.copied.map((v) => v.name));
-  for (const v of predictorVariables(state.body.plan)) names.add(v);
-  if (state.scoring.options.computeResiduals)
-    for (const v of responseVariables(state.body.plan)) names.add(v);
-  if (state.scoring.offset !== null) for (const v of sourceInputs(state.scoring.offset)) names.add(v);
+  for (const v of scorerOfType(state.modelType).columns(state.plan)) names.add(v);
   return [...names];
 }
 
-function numericVector(values: Float64Array): Vector {
-  const n = values.length;
-  const valid = new Uint8Array(n);
-  for (let i = 0; i < n; i++) valid[i] = Number.isNaN(values[i]) ? 0 : 1;
-  const data: Data<Float64> = makeData({
-    type: new Float64(),
-    length: n,
-    ...packValidity(valid, n),
-    data: values,
-  });
-  return makeVector(data);
-}
-
 async function map(chunk: Chunk, state: PredictState, context: MapContext): Promise<PredictPartial> {
-  const scored = scoreChunk(state.scoring, state.body, chunk.table);
-  const columns: Record<string, Vector> = {};
-  for (const variable of state.copied) {
+  const scored = scorerOfType(state.modelType).score(state.plan, chunk.table);
+  const copied = state.copied.map((variable): { name: string; vector: Vector } => {
     const vector = chunk.table.getChild(variable.name);
     if (vector === null) throw new Error(`predict: column '${variable.name}' missing from the chunk`);
-    columns[variable.name] = vector;
-  }
-  scored.responses.forEach((response, k) => {
-    for (const column of outputColumns(state.names[k] as OutputNames, response))
-      columns[column.name] = numericVector(column.values);
+    return { name: variable.name, vector };
   });
-  const table = new Table(columns);
+  const table = outputTable(copied, scored);
   await context.io.writeChunk(OUTPUT, chunk.index, table);
   return {
     chunkRows: [chunk.table.numRows],
-    predicted: scored.predicted,
+    predicted: scored.scored,
     unseenLevels: scored.unseenLevels,
     stats: describeTable(table, state.outputs),
   };
@@ -280,18 +202,9 @@ async function finalize(
     variables: withStats(state.outputs, partial.stats),
   });
   const warnings = new Warnings();
-  if (partial.unseenLevels > 0) {
-    warnings.add(
-      `${partial.unseenLevels} row${partial.unseenLevels === 1 ? ' has' : 's have'} a factor level the model was not trained on: ${partial.unseenLevels === 1 ? 'its predictions are' : 'their predictions are'} missing`,
-    );
-  }
-  if (
-    state.body.responses.some((r) =>
-      r.coefficients.some((c) => c.aliased && !isReference(state.body, c.term)),
-    )
-  ) {
-    warnings.add('prediction from a rank-deficient fit: aliased coefficients are taken as 0');
-  }
+  if (partial.unseenLevels > 0)
+    warnings.add(unseenLevelsWarning(partial.unseenLevels, state.scoresUnseenLevels));
+  for (const warning of state.warnings) warnings.add(warning);
   const { tenant: _tenant, ...dataset } = meta;
   return {
     done: true,
@@ -301,16 +214,11 @@ async function finalize(
       predictionVariables: state.outputs.slice(state.copied.length).map((v) => v.name),
       nRows: numRows,
       nPredicted: partial.predicted,
-      nMissingObs: numRows - partial.predicted - partial.unseenLevels,
+      nMissingObs: numRows - partial.predicted - (state.scoresUnseenLevels ? 0 : partial.unseenLevels),
       nUnseenLevels: partial.unseenLevels,
       warnings: warnings.list(),
     },
   };
-}
-
-/** True when `term` is a dropped reference level (aliased by coding, not by collinearity). */
-function isReference(body: LinearModelBody, term: string): boolean {
-  return body.plan.columns.some((c) => c.label === term && c.dropped);
 }
 
 export const predict = {

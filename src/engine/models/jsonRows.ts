@@ -27,7 +27,7 @@ function invalid(row: number, field: string, value: unknown, expected: string): 
   );
 }
 
-function numberOf(value: unknown, info: VarInfo, row: number): number | null {
+function numberOf(value: unknown, info: ModelVariable, row: number): number | null {
   if (value === null || value === undefined) return null;
   switch (info.type) {
     case 'logical':
@@ -63,10 +63,29 @@ export function rowsToTable(
   rows: readonly JsonRow[],
   withResponses: boolean,
 ): { table: Table; variables: VarInfo[] } {
-  const names = [
-    ...new Set([...predictorVariables(body.plan), ...(withResponses ? responseVariables(body.plan) : [])]),
-  ];
-  const training = new Map(body.variables.map((v) => [v.name, v]));
+  const names = new Set([
+    ...predictorVariables(body.plan),
+    ...(withResponses ? responseVariables(body.plan) : []),
+  ]);
+  return jsonRowsToTable(
+    body.variables.filter((v) => names.has(v.name)),
+    rows,
+  );
+}
+
+/** A training variable as models store it: its name, type and (factors) levels. */
+export type ModelVariable = Pick<VarInfo, 'name' | 'type' | 'levels'>;
+
+/**
+ * The rows as a table of the model variables they mention, typed as in training (see the file
+ * comment), and the VarInfo describing it, for any kind of model.
+ */
+export function jsonRowsToTable(
+  model: readonly ModelVariable[],
+  rows: readonly JsonRow[],
+): { table: Table; variables: VarInfo[] } {
+  const names = [...new Set(model.map((v) => v.name))];
+  const training = new Map(model.map((v) => [v.name, v]));
   const numRows = rows.length;
   const columns: Record<string, Vector> = {};
   const variables: VarInfo[] = [];

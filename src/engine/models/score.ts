@@ -78,7 +78,7 @@ export interface ScoredResponse {
   upper: Float64Array | null;
 }
 
-export interface ScoredChunk {
+export interface LinearScores {
   numRows: number;
   responses: ScoredResponse[];
   /** Rows with a prediction. */
@@ -309,7 +309,7 @@ function filled(n: number): Float64Array {
 }
 
 /** Scores one chunk (see the file comment). The outputs have one entry per chunk row, NaN = missing. */
-export function scoreChunk(plan: ScoringPlan, body: LinearModelBody, input: Table): ScoredChunk {
+export function scoreChunk(plan: ScoringPlan, body: LinearModelBody, input: Table): LinearScores {
   const { options, matrix } = plan;
   const numRows = input.numRows;
   const { table, unseen } = adaptTable(plan, input);

@@ -1,4 +1,4 @@
-import { type Data, makeVector, type Table, type Vector } from 'apache-arrow';
+import { type Data, DataType, makeVector, Table, type Vector } from 'apache-arrow';
 import {
   dictionaryData,
   float64Data,
@@ -144,4 +144,42 @@ export function readMappedFactor(
     }
   }
   return { codes, valid, unseen };
+}
+
+/**
+ * An output chunk: `copied` input columns first, then the scored ones. Scored factor columns take
+ * dictionary ids no copied factor uses (the IPC writer keys dictionaries by id within a table).
+ */
+export function outputTable(
+  copied: ReadonlyArray<{ name: string; vector: Vector }>,
+  scored: ScoredChunk,
+): Table {
+  let nextId = 0;
+  for (const { vector } of copied)
+    if (DataType.isDictionary(vector.type)) nextId = Math.max(nextId, vector.type.id + 1);
+  const scoredVectors = scored.columns.map((column) =>
+    scoredVector(column, scored.numRows, column.type === 'factor' ? nextId++ : 0),
+  );
+  // Chunks are one record batch; a table of several (never made today) goes through Arrow's re-slicing.
+  if (copied.some(({ vector }) => vector.data.length !== 1)) {
+    const record: Record<string, Vector> = {};
+    for (const { name, vector } of copied) record[name] = vector;
+    scored.columns.forEach((column, j) => {
+      record[column.name] = scoredVectors[j] as Vector;
+    });
+    return new Table(record);
+  }
+  return tableFromData(
+    [...copied.map((c) => c.name), ...scored.columns.map((c) => c.name)],
+    [...copied.map((c) => c.vector.data[0] as Data), ...scoredVectors.map((v) => v.data[0] as Data)],
+    scored.numRows,
+  );
+}
+
+/** A value of a scored column as JSON: numbers, factor labels, null where missing (NaN included). */
+export function scoredJsonValue(column: ScoredColumn, row: number): number | string | null {
+  if (column.valid !== null && column.valid[row] === 0) return null;
+  const value = column.values[row] as number;
+  if (column.type === 'factor') return column.levels?.[value] ?? null;
+  return Number.isFinite(value) ? value : null;
 }
