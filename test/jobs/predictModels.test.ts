@@ -297,6 +297,17 @@ describe('predict for kmeans and naiveBayes models', () => {
     });
   });
 
+  it('GET /v1/models/{id} shows the centers of a kmeans model and the tables of a naiveBayes model', async () => {
+    const km = await request(server.url).get(`/v1/models/${kmeansFit.modelId}`).expect(200);
+    assert.equal(km.body.type, 'kmeans');
+    assert.deepEqual(km.body.centers, kmeansFit.centers);
+    const nb = await request(server.url).get(`/v1/models/${nbFit.modelId}`).expect(200);
+    assert.equal(nb.body.type, 'naiveBayes');
+    assert.deepEqual(nb.body.apriori, nbFit.apriori);
+    assert.deepEqual(nb.body.responseLevels, nbFit.levels);
+    assert.equal(nb.body.tables.length, nbFit.tables.length);
+  });
+
   it('the synchronous endpoint scores kmeans and naiveBayes rows the same way', async () => {
     const kRows = kScore.id.map((_, i) => ({ x: kScore.x[i], y: kScore.y[i] }));
     const k = await request(server.url)

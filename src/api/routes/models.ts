@@ -3,6 +3,8 @@ import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { CoefficientRowSchema, isLinearModelBody, type LinearModelBody } from '../../engine/models/body.ts';
 import { type JsonRow, jsonRowsToTable } from '../../engine/models/jsonRows.ts';
+import { isKmeansModelBody, type KmeansModelBody } from '../../engine/models/kmeansScore.ts';
+import { isNaiveBayesModelBody, type NaiveBayesModelBody } from '../../engine/models/naiveBayesScore.ts';
 import { scoredJsonValue } from '../../engine/models/scoredColumns.ts';
 import {
   PredictOptionProperties,
@@ -68,6 +70,21 @@ const ModelSchema = Type.Object(
     nValidObs: Type.Optional(Type.Integer()),
     dfResidual: Type.Optional(Type.Number()),
     dispersion: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
+    centers: Type.Optional(
+      Type.Array(Type.Array(Type.Number()), {
+        description: 'kmeans: one row per cluster, in cluster-number order',
+      }),
+    ),
+    apriori: Type.Optional(
+      Type.Array(Type.Number(), { description: 'naiveBayes: class priors, in response-level order' }),
+    ),
+    responseLevels: Type.Optional(Type.Array(Type.String(), { description: 'naiveBayes: the classes' })),
+    tables: Type.Optional(
+      Type.Array(Type.Unknown(), {
+        description:
+          'naiveBayes: per predictor, class x level probabilities (categorical) or per-class mean and sd (gaussian)',
+      }),
+    ),
   },
   { $id: 'Model' },
 );
@@ -141,8 +158,49 @@ function linearView(body: LinearModelBody) {
   };
 }
 
+/** Levels of the factor variables among a model's training inputs. */
+function inputLevels(inputs: ReadonlyArray<{ name: string; levels?: string[] | undefined }>) {
+  const levels: Record<string, string[]> = {};
+  for (const input of inputs) if (input.levels) levels[input.name] = input.levels;
+  return levels;
+}
+
+function kmeansView(body: KmeansModelBody) {
+  return {
+    terms: body.variables,
+    responses: [],
+    coefficients: [],
+    factorLevels: {},
+    variables: body.inputs.map((v) => ({ name: v.name, type: v.type })),
+    centers: body.centers,
+  };
+}
+
+function naiveBayesView(body: NaiveBayesModelBody) {
+  return {
+    terms: body.predictors.map((p) => p.source.label),
+    responses: [body.response.label],
+    coefficients: [],
+    factorLevels: inputLevels(body.inputs),
+    variables: body.inputs.map((v) => ({
+      name: v.name,
+      type: v.type,
+      ...(v.levels ? { levels: v.levels } : {}),
+    })),
+    apriori: body.apriori,
+    responseLevels: body.response.levels,
+    tables: body.predictors.map((p) =>
+      p.kind === 'categorical'
+        ? { variable: p.source.label, type: p.kind, probabilities: p.probabilities }
+        : { variable: p.source.label, type: p.kind, mean: p.mean, sd: p.sd },
+    ),
+  };
+}
+
 function view(model: StoredModel) {
   if (isLinearModelBody(model.body)) return { ...summary(model), ...linearView(model.body) };
+  if (isKmeansModelBody(model.body)) return { ...summary(model), ...kmeansView(model.body) };
+  if (isNaiveBayesModelBody(model.body)) return { ...summary(model), ...naiveBayesView(model.body) };
   return { ...summary(model), terms: [], responses: [], coefficients: [], factorLevels: {}, variables: [] };
 }
 
