@@ -89,7 +89,11 @@ export function timestampData(
   rows: number,
 ): Data<TimestampMillisecond> {
   const out = new BigInt64Array(rows);
-  for (let r = 0; r < rows; r++) out[r] = BigInt(ms[r]!);
+  // Missing rows may hold anything, NaN included, which BigInt refuses: they are written as 0.
+  for (let r = 0; r < rows; r++) {
+    const v = ms[r]!;
+    if (Number.isFinite(v)) out[r] = BigInt(Math.round(v));
+  }
   return makeData({ type: new TimestampMillisecond('UTC'), length: rows, ...validity, data: out });
 }
 

@@ -267,6 +267,67 @@ export function readFactorCodes(table: Table, name: string, levels?: readonly st
   return { codes, valid: validityOf(batches, numRows) };
 }
 
+/** A string column as UTF-8: row r's bytes are bytes[offsets[r] .. offsets[r + 1]). */
+export interface TextColumn {
+  /** Need not start at 0: a column read without copying indexes its batch's whole byte buffer. */
+  offsets: Int32Array;
+  bytes: Uint8Array;
+  valid: Uint8Array | null;
+}
+
+/** Utf8 offsets as Int32 (LargeUtf8's 64-bit ones converted: a chunk never holds 2 GB of text). */
+function int32Offsets(data: Data, name: string): Int32Array {
+  const offsets: unknown = data.valueOffsets;
+  const length = data.length + 1;
+  if (offsets instanceof Int32Array) return offsets.subarray(0, length);
+  if (offsets instanceof BigInt64Array) {
+    const out = new Int32Array(length);
+    for (let i = 0; i < length; i++) out[i] = Number(offsets[i] ?? 0n);
+    return out;
+  }
+  throw new EngineError('WRONG_VARIABLE_TYPE', `variable '${name}' is not stored as a string`, 422, {
+    variable: name,
+  });
+}
+
+/**
+ * Reads a string column as its UTF-8 bytes, never decoded, for code that moves or compares text as
+ * bytes (the data operations). One batch is returned without copying; several are copied into one.
+ */
+export function readUtf8(table: Table, name: string): TextColumn {
+  const batches = columnData(table, name);
+  const numRows = table.numRows;
+  const valid = validityOf(batches, numRows);
+  const first = batches[0];
+  if (batches.length === 1 && numRows > 0 && first !== undefined && !DataType.isNull(first.type)) {
+    // A sliced batch's offsets are cut to the slice but stay absolute into the whole byte buffer.
+    return { offsets: int32Offsets(first, name), bytes: first.values as Uint8Array, valid };
+  }
+  const parts = batches.map((data) => (DataType.isNull(data.type) ? null : int32Offsets(data, name)));
+  let total = 0;
+  parts.forEach((o, b) => {
+    if (o !== null) total += o[batches[b]!.length]! - o[0]!;
+  });
+  const offsets = new Int32Array(numRows + 1);
+  const bytes = new Uint8Array(total);
+  let row = 0;
+  let at = 0;
+  batches.forEach((data, b) => {
+    const o = parts[b] ?? null;
+    const n = data.length;
+    if (o === null)
+      offsets.fill(at, row + 1, row + 1 + n); // all missing: empty strings
+    else {
+      const start = o[0]!;
+      bytes.set((data.values as Uint8Array).subarray(start, o[n]!), at);
+      for (let i = 1; i <= n; i++) offsets[row + i] = at + o[i]! - start;
+      at += o[n]! - start;
+    }
+    row += n;
+  });
+  return { offsets, bytes, valid };
+}
+
 /**
  * Reads a string (Arrow Utf8) column as JS strings, null for missing rows. Costs a decode per row, so
  * it is meant for the few expressions that work on text (equality, %in%), not for hot numeric loops.

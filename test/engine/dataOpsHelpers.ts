@@ -2,12 +2,17 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { Chunk } from '../../src/engine/analysis.ts';
 import type { DatasetMeta, VarInfo } from '../../src/storage/datasetMeta.ts';
 import { DatasetStore } from '../../src/storage/datasetStore.ts';
 import { JobFiles, jobDir, removeJobFiles } from '../../src/storage/jobFiles.ts';
-import type { ColumnSpec } from './helpers.ts';
+import { type ColumnSpec, makeDataset } from './helpers.ts';
 
-/** Helpers for the data-operation tests (dataStep, factors, split): a real store and job folder. */
+/**
+ * Helpers for the data-operation tests (dataStep, factors, split, sort, merge): a real dataset store and
+ * job folder in a temporary directory, rows read back with Arrow's own row accessors (not the engine's
+ * column readers), and reference orderings written plainly, independent of the engine.
+ */
 
 export type Cell = number | string | boolean | null;
 export type Row = Record<string, Cell>;
@@ -17,7 +22,7 @@ export interface Workspace {
   store: DatasetStore;
   /** A JobFiles for a fresh job id. */
   io(): JobFiles;
-  /** Removes the job's folder as the runner does when a job ends. */
+  /** Ends the job as the runner does (removes its folder) and checks nothing is left of it. */
   endJob(io: JobFiles): Promise<void>;
   close(): Promise<void>;
 }
@@ -46,7 +51,8 @@ export async function workspace(): Promise<Workspace> {
 
 /**
  * Every row of a stored dataset, read with Arrow's own row accessors (independent of the engine's
- * column readers): dates as day numbers, timestamps as ms, factors as their level strings.
+ * column readers): dates as day numbers, timestamps as ms, factors as their level strings. Checks each
+ * chunk is one record batch of the rows its meta says.
  */
 export async function readRows(store: DatasetStore, meta: DatasetMeta): Promise<Row[]> {
   const rows: Row[] = [];
@@ -64,18 +70,18 @@ export async function readRows(store: DatasetStore, meta: DatasetMeta): Promise<
       rows.push(row);
     }
   }
+  assert.equal(rows.length, meta.numRows);
   return rows;
 }
 
 function cell(value: unknown, variable: VarInfo): Cell {
   if (value === null || value === undefined) return null;
   if (variable.type === 'date') return Number(value) / 86_400_000;
-  if (variable.type === 'timestamp') return Number(value);
-  if (typeof value === 'bigint') return Number(value);
+  if (variable.type === 'timestamp' || typeof value === 'bigint') return Number(value);
   return value as Cell;
 }
 
-/** The rows of column specs, as readRows gives them. */
+/** The rows of column specs, as readRows gives them (factors as labels). */
 export function specRows(columns: readonly ColumnSpec[]): Row[] {
   const n = columns[0]?.values.length ?? 0;
   return Array.from({ length: n }, (_, r) => {
@@ -122,4 +128,62 @@ export function expectedStats(
         high: numbers.reduce((a, b) => Math.max(a, b)),
         missing: nulls,
       };
+}
+
+export function isNA(value: Cell): boolean {
+  return value === null || (typeof value === 'number' && Number.isNaN(value));
+}
+
+/** Code-point order, optionally with ASCII letters folded: written out, not taken from the engine. */
+export function compareStrings(a: string, b: string, foldCase: boolean): number {
+  const fold = (s: string) => (foldCase ? s.replace(/[A-Z]/g, (c) => c.toLowerCase()) : s);
+  const x = Array.from(fold(a), (c) => c.codePointAt(0)!);
+  const y = Array.from(fold(b), (c) => c.codePointAt(0)!);
+  for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i]! < y[i]! ? -1 : 1;
+  return x.length - y.length;
+}
+
+export interface KeyRule {
+  name: string;
+  decreasing?: boolean;
+  missingsLow?: boolean;
+  /** For factors: the level order to sort by. */
+  levels?: readonly string[];
+  foldCase?: boolean;
+}
+
+/** R-like comparison of two rows on keys; missing = lowest (or highest), decreasing reverses all. */
+export function compareRows(a: Row, b: Row, rules: readonly KeyRule[]): number {
+  for (const rule of rules) {
+    const x = a[rule.name] ?? null;
+    const y = b[rule.name] ?? null;
+    let c: number;
+    if (isNA(x) || isNA(y)) {
+      if (isNA(x) && isNA(y)) continue;
+      const low = rule.missingsLow ?? true;
+      c = isNA(x) ? (low ? -1 : 1) : low ? 1 : -1;
+    } else if (rule.levels) c = rule.levels.indexOf(x as string) - rule.levels.indexOf(y as string);
+    else if (typeof x === 'string') c = compareStrings(x, y as string, rule.foldCase ?? false);
+    else c = (x as number) < (y as number) ? -1 : (x as number) > (y as number) ? 1 : 0;
+    if (c !== 0) return (rule.decreasing ?? false) ? -Math.sign(c) : Math.sign(c);
+  }
+  return 0;
+}
+
+/**
+ * Stores `columns` (makeDataset's) as a real dataset of `rowsPerChunk`-row chunks, written and published
+ * through a job folder as a data operation would, and returns its meta and chunks.
+ */
+export async function storeDataset(
+  ws: Workspace,
+  columns: readonly ColumnSpec[],
+  rowsPerChunk: number,
+  name: string,
+): Promise<{ meta: DatasetMeta; chunks: Chunk[] }> {
+  const ds = makeDataset(columns, rowsPerChunk);
+  const io = ws.io();
+  for (const chunk of ds.chunks) await io.writeChunk('data', chunk.index, chunk.table);
+  const meta = await io.publish('data', { ...ds.meta, name, source: 'test' });
+  await ws.endJob(io);
+  return { meta, chunks: ds.chunks };
 }

@@ -14,7 +14,7 @@ import {
   storeDataset,
   type Workspace,
   workspace,
-} from './externalHelpers.ts';
+} from './dataOpsHelpers.ts';
 import { type ColumnSpec, seededRandom } from './helpers.ts';
 
 /**

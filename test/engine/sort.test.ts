@@ -12,7 +12,7 @@ import {
   specRows,
   type Workspace,
   workspace,
-} from './externalHelpers.ts';
+} from './dataOpsHelpers.ts';
 import { type ColumnSpec, makeDataset, seededRandom } from './helpers.ts';
 
 /**

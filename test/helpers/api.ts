@@ -98,6 +98,41 @@ export async function runJob<T>(
   return res.body.result as T;
 }
 
+/** A dataset as the API describes it (the fields tests read). */
+export interface DatasetView {
+  id: string;
+  name: string;
+  numRows: number;
+  numChunks: number;
+  rowsPerChunk: number;
+  chunkRows: number[];
+  variables: Array<{
+    name: string;
+    type: string;
+    levels?: string[];
+    low: number | null;
+    high: number | null;
+    missing: number;
+  }>;
+}
+
+/** Every row of a dataset, through the rows endpoint. */
+export async function datasetRows(url: string, id: string): Promise<Array<Record<string, unknown>>> {
+  const rows: Array<Record<string, unknown>> = [];
+  for (let offset = 0; ; offset += 1000) {
+    const res = await request(url).get(`/v1/datasets/${id}/rows?offset=${offset}&limit=1000`).expect(200);
+    rows.push(...(res.body.rows as Array<Record<string, unknown>>));
+    if (offset + 1000 >= res.body.numRows) return rows;
+  }
+}
+
+/** A dataset as a client sees it, without what differs between two runs of a job (id, createdAt). */
+export async function fingerprint(url: string, id: string) {
+  const res = await request(url).get(`/v1/datasets/${id}`).expect(200);
+  const { id: _id, createdAt: _c, ...info } = res.body as DatasetView & { createdAt: string };
+  return { info, rows: await datasetRows(url, id) };
+}
+
 /** NIST's log relative error: digits of agreement with the certified value. */
 export function lre(estimate: number, certified: number): number {
   if (estimate === certified) return 15;

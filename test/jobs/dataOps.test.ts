@@ -3,7 +3,15 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
-import { runJob, submitJob, uploadCsv, waitForJob } from '../helpers/api.ts';
+import {
+  type DatasetView,
+  datasetRows,
+  fingerprint,
+  runJob,
+  submitJob,
+  uploadCsv,
+  waitForJob,
+} from '../helpers/api.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
 
 /**
@@ -14,23 +22,6 @@ import { startServer, type TestServer } from '../helpers/server.ts';
  */
 
 type Row = Record<string, unknown>;
-
-interface DatasetView {
-  id: string;
-  name: string;
-  numRows: number;
-  numChunks: number;
-  rowsPerChunk: number;
-  chunkRows: number[];
-  variables: Array<{
-    name: string;
-    type: string;
-    levels?: string[];
-    low: number | null;
-    high: number | null;
-    missing: number;
-  }>;
-}
 
 const N = 120;
 
@@ -53,22 +44,6 @@ const COL_INFO = JSON.stringify({
   d: { type: 'date' },
   part: { type: 'factor', levels: ['train', 'test'] },
 });
-
-async function datasetRows(url: string, id: string): Promise<Row[]> {
-  const rows: Row[] = [];
-  for (let offset = 0; ; offset += 1000) {
-    const res = await request(url).get(`/v1/datasets/${id}/rows?offset=${offset}&limit=1000`).expect(200);
-    rows.push(...(res.body.rows as Row[]));
-    if (offset + 1000 >= res.body.numRows) return rows;
-  }
-}
-
-/** An output dataset as the client sees it, without what differs between runs (id, time). */
-async function fingerprint(url: string, meta: DatasetView) {
-  const res = await request(url).get(`/v1/datasets/${meta.id}`).expect(200);
-  const { id: _id, createdAt: _c, ...info } = res.body as DatasetView & { createdAt: string };
-  return { info, rows: await datasetRows(url, meta.id) };
-}
 
 async function datasetIds(url: string): Promise<string[]> {
   const res = await request(url).get('/v1/datasets?limit=1000').expect(200);
@@ -129,7 +104,7 @@ describe('data operations through the job engine', () => {
         Math.min(10, expected.length - i * 10),
       ),
     );
-    first.set('dataStep', [await fingerprint(server.url, out!)]);
+    first.set('dataStep', [await fingerprint(server.url, out!.id)]);
   });
 
   it('factors collapses levels and makes a sorted factor of a string', async () => {
@@ -146,7 +121,7 @@ describe('data operations through the job engine', () => {
       sf: row['s'],
     }));
     assert.deepEqual(await datasetRows(server.url, out!.id), expected);
-    first.set('factors', [await fingerprint(server.url, out!)]);
+    first.set('factors', [await fingerprint(server.url, out!.id)]);
   });
 
   it('split makes a train and a test dataset', async () => {
@@ -160,7 +135,7 @@ describe('data operations through the job engine', () => {
       assert.deepEqual(await datasetRows(server.url, outs[i]!.id), expected);
       assert.ok(outs[i]!.chunkRows.slice(0, -1).every((n) => n === 8));
     }
-    first.set('split', await Promise.all(outs.map((o) => fingerprint(server.url, o))));
+    first.set('split', await Promise.all(outs.map((o) => fingerprint(server.url, o.id))));
   });
 
   it('writes the same datasets with 3 workers as with 1', async () => {
@@ -170,7 +145,7 @@ describe('data operations through the job engine', () => {
       assert.ok(once, `${type} ran with one worker`);
       const outs = await outputsOf(type);
       assert.deepEqual(
-        await Promise.all(outs.map((o) => fingerprint(server.url, o))),
+        await Promise.all(outs.map((o) => fingerprint(server.url, o.id))),
         once,
         `${type} with 3 workers`,
       );

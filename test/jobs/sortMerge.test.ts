@@ -4,7 +4,15 @@ import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { RecordBatchReader } from 'apache-arrow';
 import request from 'supertest';
-import { runJob, submitJob, uploadCsv, waitForJob } from '../helpers/api.ts';
+import {
+  type DatasetView,
+  datasetRows,
+  fingerprint,
+  runJob,
+  submitJob,
+  uploadCsv,
+  waitForJob,
+} from '../helpers/api.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
 
 /**
@@ -16,30 +24,6 @@ import { startServer, type TestServer } from '../helpers/server.ts';
  */
 
 type Row = Record<string, unknown>;
-
-interface DatasetView {
-  id: string;
-  name: string;
-  numRows: number;
-  numChunks: number;
-  chunkRows: number[];
-  variables: Array<{ name: string; type: string; levels?: string[] }>;
-}
-
-async function datasetRows(url: string, id: string): Promise<Row[]> {
-  const rows: Row[] = [];
-  for (let offset = 0; ; offset += 1000) {
-    const res = await request(url).get(`/v1/datasets/${id}/rows?offset=${offset}&limit=1000`).expect(200);
-    rows.push(...(res.body.rows as Row[]));
-    if (offset + 1000 >= res.body.numRows) return rows;
-  }
-}
-
-async function fingerprint(url: string, id: string) {
-  const res = await request(url).get(`/v1/datasets/${id}`).expect(200);
-  const { id: _id, createdAt: _c, ...info } = res.body as DatasetView & { createdAt: string };
-  return { info, rows: await datasetRows(url, id) };
-}
 
 const LEVELS = ['lo', 'mid', 'hi'];
 

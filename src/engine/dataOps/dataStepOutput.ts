@@ -1,10 +1,14 @@
-import { rename } from 'node:fs/promises';
 import type { Table } from 'apache-arrow';
-import { chunkPath, readChunkFile } from '../../storage/chunkFiles.ts';
+import { Type } from 'typebox';
+import { tableFromData } from '../../arrowData.ts';
+import { readChunkFile } from '../../storage/chunkFiles.ts';
 import type { DatasetMeta, VarInfo } from '../../storage/datasetMeta.ts';
+import type { FinalizeOutcome, MapContext, RoundInput } from '../analysis.ts';
 import type { JobIO } from '../jobIO.ts';
-import { gatherTable, type RowSource, rowRange } from './dataStepRows.ts';
-import { describeTable, emptyStats, mergeStats, type VarStats, withStats } from './outputStats.ts';
+import { arrowData, concatColumns, kindOf, readColumn, sliceRows, wholeColumn } from './columnValues.ts';
+import { DatasetRef } from './dataOpParams.ts';
+import { addTableStats, emptyStats, mergeSomeStats, type VarStats, withStats } from './outputStats.ts';
+import { MAX_TASKS, movePiece, partitionsOfTask, sortedPieces } from './pieces.ts';
 
 /**
  * How the data operations write their output datasets, chunk by chunk and in parallel, with the same
@@ -23,9 +27,6 @@ import { describeTable, emptyStats, mergeStats, type VarStats, withStats } from 
  *
  * Every output satisfies the dataset contract: all chunks but the last hold exactly `rowsPerChunk` rows.
  */
-
-/** Partition tasks in one round: the queue's cap (jobs/taskPlan.ts MAX_TASKS_PER_ROUND). */
-export const MAX_PARTITIONS = 512;
 
 /** Partial of the round that writes pieces. */
 export interface PiecesPartial {
@@ -49,10 +50,7 @@ export function emptyPiecesPartial(streams: number, rowsRead: number): PiecesPar
 }
 
 function mergeStatLists(a: Array<VarStats[] | null>, b: Array<VarStats[] | null>): Array<VarStats[] | null> {
-  return a.map((x, s) => {
-    const y = b[s] ?? null;
-    return x === null ? y : y === null ? x : mergeStats(x, y);
-  });
+  return a.map((x, s) => mergeSomeStats(x, b[s] ?? null));
 }
 
 /** Merges two pieces partials (in place into `a`: the runner folds left and never reuses `a`). */
@@ -93,9 +91,7 @@ export async function writePiece(
   if (table.numRows === 0) return;
   await io.writeChunk(streamFolder(stream), chunk, table);
   partial.pieces.push(stream, chunk, table.numRows);
-  const stats = describeTable(table, variables);
-  const before = partial.stats[stream] ?? null;
-  partial.stats[stream] = before === null ? stats : mergeStats(before, stats);
+  partial.stats[stream] = addTableStats(partial.stats[stream] ?? null, table, variables);
 }
 
 /** One stream's non-empty pieces in input chunk order. */
@@ -106,12 +102,8 @@ export interface StreamPieces {
 
 /** The pieces of each of `streams` streams, sorted by input chunk (whatever order partials came in). */
 export function piecesByStream(partial: PiecesPartial, streams: number): StreamPieces[] {
-  const triples: Array<[number, number, number]> = [];
-  for (let i = 0; i + 2 < partial.pieces.length; i += 3)
-    triples.push([partial.pieces[i]!, partial.pieces[i + 1]!, partial.pieces[i + 2]!]);
-  triples.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
   const out: StreamPieces[] = Array.from({ length: streams }, () => ({ chunks: [], rows: [] }));
-  for (const [stream, chunk, rows] of triples) {
+  for (const [stream, chunk, rows] of sortedPieces(partial.pieces)) {
     const target = out[stream];
     if (target === undefined) throw new Error(`piece of unknown stream ${stream}`);
     target.chunks.push(chunk);
@@ -183,21 +175,6 @@ function finalVariables(
   return withData.map((variable, j) => ({ ...variable, ...(lowHigh[j] ?? {}) }));
 }
 
-/**
- * Moves a piece file into an output folder. A finalizer re-run after a crash finds it moved already
- * (or the output published, its folder gone): publish then returns the recorded dataset, or fails on
- * the missing chunk if something really is lost.
- */
-async function movePiece(io: JobIO, stream: number, chunk: number, output: number, index: number) {
-  const from = chunkPath(await io.folder(streamFolder(stream)), chunk);
-  const to = chunkPath(await io.folder(outputFolder(output)), index);
-  try {
-    await rename(from, to);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
-}
-
 /** Pieces [first, last) of `pieces` that hold stream rows [from, to), or null when the range cuts a piece. */
 function wholePieces(pieces: StreamPieces, from: number, to: number): { first: number; last: number } | null {
   let at = 0;
@@ -241,8 +218,10 @@ export async function publishOrPlan(
     // The stream's stats are the output's only when the output is the whole stream.
     const wholeStream = request.from === 0 && request.to === streamRows(pieces);
     if (whole !== null && direct && (wholeStream || rows === 0)) {
-      for (let i = whole.first; i < whole.last; i++)
-        await movePiece(io, request.stream, pieces.chunks[i]!, output, i - whole.first);
+      for (let i = whole.first; i < whole.last; i++) {
+        const from = { folder: streamFolder(request.stream), index: pieces.chunks[i]! };
+        await movePiece(io, from, { folder: outputFolder(output), index: i - whole.first });
+      }
       const chunkRows = pieces.rows.slice(whole.first, whole.last);
       published.push(
         await io.publish(outputFolder(output), {
@@ -276,7 +255,7 @@ export async function publishOrPlan(
       streams,
       outputs,
       totalChunks,
-      partitions: Math.min(MAX_PARTITIONS, totalChunks),
+      partitions: Math.min(MAX_TASKS, totalChunks),
       published,
       lowHigh,
     },
@@ -309,8 +288,7 @@ export async function assemblePartition(
   io: JobIO,
 ): Promise<AssembledPartial> {
   const stats: Array<VarStats[] | null> = new Array<VarStats[] | null>(plan.outputs.length).fill(null);
-  const first = Math.floor((partition * plan.totalChunks) / plan.partitions);
-  const last = Math.floor(((partition + 1) * plan.totalChunks) / plan.partitions);
+  const [first, last] = partitionsOfTask(partition, plan.partitions, plan.totalChunks);
   const starts = new Map<number, number[]>();
   // Consecutive output chunks mostly share pieces: keep the last two read.
   const cache: Array<{ key: string; table: Table }> = [];
@@ -336,20 +314,40 @@ export async function assemblePartition(
     const k = global - out.firstChunk;
     const begin = out.from + k * plan.rowsPerChunk;
     const end = Math.min(out.to, begin + plan.rowsPerChunk);
-    const sources: RowSource[] = [];
+    const sources: PieceRows[] = [];
     for (let p = pieceAt(pieceStart, begin); p < pieces.rows.length && pieceStart[p]! < end; p++) {
-      const lo = Math.max(begin, pieceStart[p]!) - pieceStart[p]!;
-      const hi = Math.min(end, pieceStart[p + 1]!) - pieceStart[p]!;
-      const table = await piece(out.stream, pieces.chunks[p]!);
-      sources.push({ table, rows: lo === 0 && hi === table.numRows ? null : rowRange(lo, hi) });
+      const from = Math.max(begin, pieceStart[p]!) - pieceStart[p]!;
+      const to = Math.min(end, pieceStart[p + 1]!) - pieceStart[p]!;
+      sources.push({ table: await piece(out.stream, pieces.chunks[p]!), from, to });
     }
-    const table = gatherTable(plan.variables, sources);
+    const table = joinPieces(plan.variables, sources, end - begin);
     await io.writeChunk(outputFolder(out.output), k, table);
-    const chunkStats = describeTable(table, plan.variables);
-    const before = stats[o] ?? null;
-    stats[o] = before === null ? chunkStats : mergeStats(before, chunkStats);
+    stats[o] = addTableStats(stats[o] ?? null, table, plan.variables);
   }
   return { kind: 'assembled', stats };
+}
+
+/** Rows [from, to) of a piece. */
+interface PieceRows {
+  table: Table;
+  from: number;
+  to: number;
+}
+
+/** One output chunk from the rows of one or more pieces, in order: one copy per column at most. */
+function joinPieces(variables: readonly VarInfo[], sources: readonly PieceRows[], rows: number): Table {
+  const only = sources.length === 1 ? sources[0]! : null;
+  const whole = only !== null && only.from === 0 && only.to === only.table.numRows;
+  const columns = variables.map((variable, j) => {
+    if (whole) return wholeColumn(only.table, variable, j);
+    const parts = sources.map((s) => sliceRows(readColumn(s.table, variable), s.from, s.to));
+    return arrowData(variable, concatColumns(kindOf(variable.type), parts), rows, j);
+  });
+  return tableFromData(
+    variables.map((v) => v.name),
+    columns,
+    rows,
+  );
 }
 
 /** Publishes the assembled outputs; returns every output's meta in output order. */
@@ -377,4 +375,113 @@ export async function publishAssembled(
     if (meta === null) throw new Error(`output ${i} was neither published nor assembled`);
     return meta;
   });
+}
+
+// The parts of the Analysis that every operation writing through this module has in common.
+
+/** The assembly round's state. */
+export interface AssembleState {
+  phase: 'assemble';
+  plan: AssemblyPlan;
+  rowsRead: number;
+  rowsWritten: number;
+}
+
+export type OutputPartial = PiecesPartial | AssembledPartial;
+
+/** The new datasets in output order, and the rows read and written. */
+export interface Outputs {
+  datasets: DatasetMeta[];
+  rowsRead: number;
+  rowsWritten: number;
+}
+
+type OutputsOutcome = FinalizeOutcome<AssembleState, Outputs>;
+
+/** rxDataStep's and rxFactors' result: one new dataset. */
+export interface DataStepResult {
+  dataset: DatasetMeta;
+  /** Rows the step read (after transforms and rowSelection). */
+  rowsRead: number;
+  rowsWritten: number;
+}
+
+export const DataStepResultSchema = Type.Object({
+  dataset: DatasetRef,
+  rowsRead: Type.Integer(),
+  rowsWritten: Type.Integer(),
+});
+
+function isAssembling(state: { phase: string }): state is AssembleState {
+  return state.phase === 'assemble';
+}
+
+/** `roundInput`: the assembly round runs partition tasks; the rounds before it read the input. */
+export function assemblyInput(state: { phase: string }): RoundInput | null {
+  return isAssembling(state) ? { kind: 'partitions', count: state.plan.partitions } : null;
+}
+
+/** `mapPartition`: only the assembly round has partitions. */
+export function mapAssembly(
+  partition: number,
+  state: { phase: string },
+  context: MapContext,
+): Promise<AssembledPartial> {
+  if (!isAssembling(state)) throw new Error(`a partition task in phase ${state.phase}`);
+  return assemblePartition(partition, state.plan, context.io);
+}
+
+export function mergeOutputs(a: OutputPartial, b: OutputPartial): OutputPartial {
+  if (a.kind === 'pieces' && b.kind === 'pieces') return mergePieces(a, b);
+  if (a.kind === 'assembled' && b.kind === 'assembled') return mergeAssembled(a, b);
+  throw new Error('partials of different rounds');
+}
+
+/** Each stream whole, as the output of that name (one stream, or rxSplit's one per level). */
+export function wholeStreams(names: readonly string[]): (streams: StreamPieces[]) => OutputRequest[] {
+  return (streams) => names.map((name, s) => ({ name, stream: s, from: 0, to: streamRows(streams[s]!) }));
+}
+
+/**
+ * `finalize` of the writing round: publishes the outputs whose pieces are valid chunks as they are and
+ * returns the assembly round for the others. `requests` says which rows of which stream each output is.
+ */
+export async function finishWriting(
+  io: JobIO,
+  partial: OutputPartial,
+  streamCount: number,
+  requests: (streams: StreamPieces[]) => OutputRequest[],
+  options: PublishOptions,
+): Promise<OutputsOutcome> {
+  if (partial.kind !== 'pieces') throw new Error('the writing round gave no pieces');
+  const streams = piecesByStream(partial, streamCount);
+  const outputs = requests(streams);
+  const rowsRead = partial.rowsRead;
+  const rowsWritten = outputs.reduce((n, r) => n + r.to - r.from, 0);
+  const { published, plan } = await publishOrPlan(io, outputs, partial, streams, options);
+  if (plan === null)
+    return { done: true, result: { datasets: published.map((m) => m!), rowsRead, rowsWritten } };
+  return {
+    done: false,
+    state: { phase: 'assemble', plan, rowsRead, rowsWritten },
+    message: `writing ${plan.totalChunks} chunks of ${plan.rowsPerChunk} rows`,
+  };
+}
+
+/** `finalize` of the assembly round. */
+export async function finishAssembly(
+  io: JobIO,
+  state: AssembleState,
+  partial: OutputPartial,
+): Promise<OutputsOutcome> {
+  if (partial.kind !== 'assembled') throw new Error('the assembly round gave no chunks');
+  const datasets = await publishAssembled(io, state.plan, partial);
+  return { done: true, result: { datasets, rowsRead: state.rowsRead, rowsWritten: state.rowsWritten } };
+}
+
+/** The outcome of an operation with one output, as its result says it. */
+export function oneOutput(outcome: OutputsOutcome): FinalizeOutcome<AssembleState, DataStepResult> {
+  if (!outcome.done) return outcome;
+  const { datasets, rowsRead, rowsWritten } = outcome.result;
+  return { done: true, result: { dataset: datasets[0]!, rowsRead, rowsWritten } };
 }

@@ -1,4 +1,4 @@
-import type { ColumnKind, ColumnValues } from './externalColumns.ts';
+import { type ColumnKind, type ColumnValues, isMissing, type TextValues } from './columnValues.ts';
 
 /**
  * Key order of the external sort and the merge (rxSort, rxMerge):
@@ -21,18 +21,7 @@ export interface KeyOrder {
 /** A key value that survives JSON: finite numbers, '+Inf'/'-Inf' for infinite ones, text, null = missing. */
 export type KeyValue = number | string | null;
 
-function missingAt(column: ColumnValues, i: number): boolean {
-  if (column.valid !== null && column.valid[i] === 0) return true;
-  return column.kind === 'number' && Number.isNaN(column.values[i]);
-}
-
-function compareText(
-  a: Extract<ColumnValues, { kind: 'text' }>,
-  i: number,
-  b: Extract<ColumnValues, { kind: 'text' }>,
-  j: number,
-  foldCase: boolean,
-): number {
+function compareText(a: TextValues, i: number, b: TextValues, j: number, foldCase: boolean): number {
   let x = a.offsets[i]!;
   const xEnd = a.offsets[i + 1]!;
   let y = b.offsets[j]!;
@@ -67,8 +56,8 @@ export function compareKeys(
     const order = orders[k]!;
     const x = a[k]!;
     const y = b[k]!;
-    const mx = missingAt(x, i);
-    const my = missingAt(y, j);
+    const mx = isMissing(x, i);
+    const my = isMissing(y, j);
     let c = 0;
     if (mx || my) {
       if (mx && my) continue;
@@ -109,7 +98,7 @@ const encoder = new TextEncoder();
 /** Row `i`'s key values, as JSON can carry them. */
 export function keyTuple(keys: readonly ColumnValues[], i: number): KeyValue[] {
   return keys.map((column) => {
-    if (missingAt(column, i)) return null;
+    if (isMissing(column, i)) return null;
     if (column.kind === 'codes') return column.codes[i]!;
     if (column.kind === 'text')
       return decoder.decode(column.bytes.subarray(column.offsets[i]!, column.offsets[i + 1]!));

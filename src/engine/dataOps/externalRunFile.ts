@@ -1,5 +1,5 @@
 import { type FileHandle, open, rename, writeFile } from 'node:fs/promises';
-import type { ColumnKind, ColumnValues } from './externalColumns.ts';
+import type { ColumnKind, ColumnValues } from './columnValues.ts';
 
 /**
  * Scratch files of the external sort and merge: one sorted run (or bucket) of rows, stored column by

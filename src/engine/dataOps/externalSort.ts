@@ -1,9 +1,16 @@
-import { access, open, rename, writeFile } from 'node:fs/promises';
+import { open, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { chunkPath } from '../../storage/chunkFiles.ts';
+import type { Table } from 'apache-arrow';
 import type { DatasetMeta, VarInfo } from '../../storage/datasetMeta.ts';
 import type { JobIO } from '../jobIO.ts';
-import { type ColumnValues, kindOf, missingColumn, tableOf } from './externalColumns.ts';
+import {
+  type ColumnKind,
+  type ColumnValues,
+  concatColumns,
+  kindOf,
+  missingColumn,
+  tableOf,
+} from './columnValues.ts';
 import {
   compareKeys,
   type KeyOrder,
@@ -12,7 +19,9 @@ import {
   searchKey,
   tupleColumns,
 } from './externalKeys.ts';
-import { mergeStats, type VarStats, withStats } from './outputStats.ts';
+import { readRunRange } from './externalRunFile.ts';
+import { addTableStats, mergeSomeStats, type VarStats, withStats } from './outputStats.ts';
+import { movePiece, partitionsOfTask, sortedPieces } from './pieces.ts';
 
 /**
  * The distributed sample sort under rxSort and rxMerge, for data larger than any worker's memory:
@@ -34,8 +43,6 @@ import { mergeStats, type VarStats, withStats } from './outputStats.ts';
 
 /** Samples per chunk's worth of rows: enough that partitions come out within a few % of their target. */
 export const SAMPLES_PER_CHUNK = 64;
-/** Partition tasks per round: the queue's cap (jobs/taskPlan.ts MAX_TASKS_PER_ROUND). */
-export const MAX_TASKS = 512;
 
 /** One run file: input chunk `index` of side `side` (0: the job's dataset, 1: rxMerge's right dataset). */
 export interface RunInfo {
@@ -181,11 +188,6 @@ export async function readPartitionBounds(
   return out;
 }
 
-/** The partitions task `task` of `tasks` handles: [first, last). */
-export function partitionsOfTask(task: number, tasks: number, parts: number): [number, number] {
-  return [Math.floor((task * parts) / tasks), Math.floor(((task + 1) * parts) / tasks)];
-}
-
 /**
  * Sizes of the chunks `rows` rows are written as: one chunk up to 1.5 times `rowsPerChunk`, else
  * near-equal chunks of at most `rowsPerChunk`, so partitions a little over their target do not leave
@@ -214,20 +216,22 @@ export function piecesFolder(partition: number): string {
 export function mergePiecesPartials(a: PiecesPartial, b: PiecesPartial): PiecesPartial {
   // In place: the runner folds left and never reuses `a`.
   for (const value of b.pieces) a.pieces.push(value);
-  a.stats = a.stats === null ? b.stats : b.stats === null ? a.stats : mergeStats(a.stats, b.stats);
+  a.stats = mergeSomeStats(a.stats, b.stats);
   return a;
 }
 
-/** Moves a piece into the output folder; a finalizer re-run (after a crash) finds it moved already. */
-async function movePiece(io: JobIO, partition: number, piece: number, index: number): Promise<void> {
-  const from = chunkPath(await io.folder(piecesFolder(partition)), piece);
-  const to = chunkPath(await io.folder('out'), index);
-  try {
-    await rename(from, to);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    await access(to);
-  }
+/** Writes `table` as piece `piece` of partition `partition` and records it in `partial`. */
+export async function writePartitionPiece(
+  io: JobIO,
+  partial: PiecesPartial,
+  partition: number,
+  piece: number,
+  table: Table,
+  variables: readonly VarInfo[],
+): Promise<void> {
+  await io.writeChunk(piecesFolder(partition), piece, table);
+  partial.pieces.push(partition, piece, table.numRows);
+  partial.stats = addTableStats(partial.stats, table, variables);
 }
 
 export interface PublishRequest {
@@ -243,13 +247,13 @@ export async function publishPieces(
   partial: PiecesPartial,
   request: PublishRequest,
 ): Promise<DatasetMeta> {
-  const triples: Array<[number, number, number]> = [];
-  for (let i = 0; i < partial.pieces.length; i += 3)
-    triples.push([partial.pieces[i]!, partial.pieces[i + 1]!, partial.pieces[i + 2]!]);
-  triples.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   const chunkRows: number[] = [];
-  for (const [partition, piece, rows] of triples) {
-    await movePiece(io, partition, piece, chunkRows.length);
+  for (const [partition, piece, rows] of sortedPieces(partial.pieces)) {
+    await movePiece(
+      io,
+      { folder: piecesFolder(partition), index: piece },
+      { folder: 'out', index: chunkRows.length },
+    );
     chunkRows.push(rows);
   }
   if (chunkRows.length === 0) {
@@ -273,4 +277,75 @@ export async function publishPieces(
 /** `<job folder>/runs/<side>-<index>.run`. */
 export async function runFile(io: JobIO, side: number, index: number): Promise<string> {
   return path.join(await io.folder('runs'), `${side}-${index}.run`);
+}
+
+/** The file of the bounds pass's result (writeBoundsFile). */
+export async function boundsFile(io: JobIO): Promise<string> {
+  return path.join(await io.folder('bounds'), 'bounds.bin');
+}
+
+/** Partial of a round that writes runs: the runs and their samples. */
+export interface RunsPartial {
+  kind: 'runs';
+  rowsRead: number;
+  runs: RunInfo[];
+  samples: Splitter[];
+}
+
+export function mergeRunsPartials(a: RunsPartial, b: RunsPartial): RunsPartial {
+  // In place: the runner folds left and never reuses `a`.
+  a.rowsRead += b.rowsRead;
+  for (const run of b.runs) a.runs.push(run);
+  for (const sample of b.samples) a.samples.push(sample);
+  return a;
+}
+
+/** What the bounds pass knows: the runs, the splitters, and how many tasks share the runs. */
+export interface BoundsRound {
+  runs: RunInfo[];
+  splitters: Splitter[];
+  tasks: number;
+}
+
+/**
+ * The bounds pass of task `task`: each of its runs read in turn (the columns `indexes`, the keys first)
+ * and handed to `use` with where every splitter falls in it.
+ */
+export async function boundRuns(
+  io: JobIO,
+  task: number,
+  round: BoundsRound,
+  orders: readonly KeyOrder[],
+  indexes: readonly number[],
+  use: (bounds: RunBounds, read: ColumnValues[]) => void,
+): Promise<void> {
+  const { runs, splitters } = round;
+  const splitterKeys = tupleColumns(
+    orders,
+    splitters.map((s) => s.key),
+  );
+  const [first, last] = partitionsOfTask(task, round.tasks, runs.length);
+  for (let q = first; q < last; q++) {
+    const run = runs[q]!;
+    const read = await readRunRange(await runFile(io, run.side, run.index), indexes, 0, run.rows);
+    use(boundsOfRun(orders, read.slice(0, orders.length), run, splitters, splitterKeys), read);
+  }
+}
+
+/** Rows [from, to) of runs, laid end to end in the order given, as one column of each of `kinds`. */
+export async function readRunRanges(
+  io: JobIO,
+  ranges: ReadonlyArray<{ run: RunInfo; from: number; to: number }>,
+  kinds: readonly ColumnKind[],
+): Promise<ColumnValues[]> {
+  const indexes = kinds.map((_, c) => c);
+  const parts: ColumnValues[][] = [];
+  for (const { run, from, to } of ranges)
+    if (to > from) parts.push(await readRunRange(await runFile(io, run.side, run.index), indexes, from, to));
+  return kinds.map((kind, c) =>
+    concatColumns(
+      kind,
+      parts.map((p) => p[c]!),
+    ),
+  );
 }

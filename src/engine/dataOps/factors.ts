@@ -1,26 +1,26 @@
-import type { Data } from 'apache-arrow';
 import { type Static, Type } from 'typebox';
+import { tableFromData } from '../../arrowData.ts';
 import type { DatasetMeta, VarInfo } from '../../storage/datasetMeta.ts';
 import type { Analysis, Chunk } from '../analysis.ts';
 import { EngineError } from '../errors.ts';
 import { checkParams } from '../params.ts';
-import { type DataStepResult, DataStepResultSchema } from './dataStep.ts';
+import { arrowData, type ColumnValues, readColumn, wholeColumn } from './columnValues.ts';
+import { keptVariables, OutName, outputName, VarsToDrop, VarsToKeep, variableNamed } from './dataOpParams.ts';
 import {
-  type AssembledPartial,
-  type AssemblyPlan,
-  assemblePartition,
+  type AssembleState,
+  assemblyInput,
+  type DataStepResult,
+  DataStepResultSchema,
   emptyPiecesPartial,
-  mergeAssembled,
-  mergePieces,
-  type PiecesPartial,
-  piecesByStream,
-  publishAssembled,
-  publishOrPlan,
-  streamRows,
+  finishAssembly,
+  finishWriting,
+  mapAssembly,
+  mergeOutputs,
+  type OutputPartial,
+  oneOutput,
+  wholeStreams,
   writePiece,
 } from './dataStepOutput.ts';
-import { factorData, gatherColumn, readColumn, reusableColumn, tableOf } from './dataStepRows.ts';
-import { keptVariables, OutName, outputName, VarsToDrop, VarsToKeep, variableNamed } from './dataStepVars.ts';
 import {
   addDistinct,
   givenLabel,
@@ -174,10 +174,7 @@ interface WritePlan {
   rowsPerChunk: number;
 }
 
-type FactorsState =
-  | ({ phase: 'scan' } & WritePlan)
-  | ({ phase: 'write' } & WritePlan)
-  | { phase: 'assemble'; plan: AssemblyPlan; rowsRead: number; rowsWritten: number };
+type FactorsState = ({ phase: 'scan' } & WritePlan) | ({ phase: 'write' } & WritePlan) | AssembleState;
 
 /** First-pass partial: the distinct labels of each scanned recode, in first-seen order. */
 interface LevelsPartial {
@@ -185,7 +182,7 @@ interface LevelsPartial {
   labels: string[][];
 }
 
-type FactorsPartial = LevelsPartial | PiecesPartial | AssembledPartial;
+type FactorsPartial = LevelsPartial | OutputPartial;
 
 function newLevelsOf(value: FactorInfoFields['newLevels']): LevelGroups | null {
   if (value === undefined) return null;
@@ -242,7 +239,7 @@ function planRecodes(
   params: FactorsParams,
   meta: DatasetMeta,
 ): { outputs: OutputColumn[]; recodes: Recode[] } {
-  const kept = keptVariables(meta, params);
+  const kept = keptVariables(meta, params.varsToKeep, params.varsToDrop);
   const outputs: OutputColumn[] = kept.map((variable) => ({ variable, recode: -1 }));
   const recodes: Recode[] = [];
   const named = new Set<string>();
@@ -286,31 +283,30 @@ function planRecodes(
   return { outputs, recodes };
 }
 
-/** The factor codes of recode `recode` for every row of `chunk` (valid = 0 where missing). */
-function recodeColumn(chunk: Chunk, recode: Recode, dictionaryId: number): Data {
+/** The factor codes of recode `recode` for every row of `chunk` (missing: valid 0, code 0). */
+function recodeColumn(chunk: Chunk, recode: Recode): ColumnValues {
   const mapping = recode.mapping!;
   const rows = chunk.table.numRows;
   const codes = new Int32Array(rows);
   const valid = new Uint8Array(rows);
   const column = readColumn(chunk.table, recode.source);
+  const set = (r: number, code: number) => {
+    if (code < 0) return;
+    codes[r] = code;
+    valid[r] = 1;
+  };
   if (column.kind === 'codes') {
-    for (let r = 0; r < rows; r++) {
-      const present = column.valid === null || column.valid[r] === 1;
-      const code = present ? (mapping.codes[column.codes[r]!] ?? -1) : -1;
-      codes[r] = code;
-      valid[r] = code >= 0 ? 1 : 0;
-    }
+    for (let r = 0; r < rows; r++)
+      if (column.valid === null || column.valid[r] === 1) set(r, mapping.codes[column.codes[r]!] ?? -1);
   } else {
     const index = new Map(mapping.labels.map((label, i) => [label, mapping.codes[i]!]));
     const labels = rowLabels(column, recode.source.type, rows);
     for (let r = 0; r < rows; r++) {
-      const label = labels[r];
-      const code = label === null || label === undefined ? -1 : (index.get(label) ?? mapping.otherCode);
-      codes[r] = code;
-      valid[r] = code >= 0 ? 1 : 0;
+      const label = labels[r] ?? null;
+      if (label !== null) set(r, index.get(label) ?? mapping.otherCode);
     }
   }
-  return factorData(codes, valid, rows, mapping.levels, dictionaryId);
+  return { kind: 'codes', codes, valid };
 }
 
 export const factors: Analysis<FactorsParams, FactorsState, FactorsPartial, DataStepResult> = {
@@ -338,8 +334,8 @@ export const factors: Analysis<FactorsParams, FactorsState, FactorsPartial, Data
     return [...names];
   },
 
-  roundInput: (state) =>
-    state.phase === 'assemble' ? { kind: 'partitions', count: state.plan.partitions } : null,
+  roundInput: assemblyInput,
+  mapPartition: mapAssembly,
 
   async map(chunk, state, context) {
     if (state.phase === 'scan') {
@@ -356,14 +352,13 @@ export const factors: Analysis<FactorsParams, FactorsState, FactorsPartial, Data
     }
     if (state.phase !== 'write') throw new Error('factors: map in the assembly round');
     const { table } = chunk;
-    const columns = state.outputs.map((output, j) => {
-      if (output.recode >= 0) return recodeColumn(chunk, state.recodes[output.recode]!, j);
-      const reused = reusableColumn(table, output.variable);
-      if (reused !== null) return reused;
-      return gatherColumn(output.variable, [readColumn(table, output.variable)], [{ table, rows: null }], j);
-    });
+    const columns = state.outputs.map(({ variable, recode }, j) =>
+      recode < 0
+        ? wholeColumn(table, variable, j)
+        : arrowData(variable, recodeColumn(chunk, state.recodes[recode]!), table.numRows, j),
+    );
     const variables = state.outputs.map((o) => o.variable);
-    const out = tableOf(
+    const out = tableFromData(
       variables.map((v) => v.name),
       columns,
       table.numRows,
@@ -371,11 +366,6 @@ export const factors: Analysis<FactorsParams, FactorsState, FactorsPartial, Data
     const partial = emptyPiecesPartial(1, chunk.numRows);
     await writePiece(context.io, partial, 0, chunk.index, out, variables);
     return partial;
-  },
-
-  async mapPartition(partition, state, context) {
-    if (state.phase !== 'assemble') throw new Error('factors: partition outside the assembly round');
-    return assemblePartition(partition, state.plan, context.io);
   },
 
   merge(a, b) {
@@ -388,9 +378,8 @@ export const factors: Analysis<FactorsParams, FactorsState, FactorsPartial, Data
         }),
       };
     }
-    if (a.kind === 'pieces' && b.kind === 'pieces') return mergePieces(a, b);
-    if (a.kind === 'assembled' && b.kind === 'assembled') return mergeAssembled(a, b);
-    throw new Error('factors: partials of different rounds');
+    if (a.kind === 'levels' || b.kind === 'levels') throw new Error('factors: partials of different rounds');
+    return mergeOutputs(a, b);
   },
 
   async finalize(partial, state, { io }) {
@@ -420,32 +409,10 @@ export const factors: Analysis<FactorsParams, FactorsState, FactorsPartial, Data
         message: 'writing the recoded dataset',
       };
     }
-    if (state.phase === 'write') {
-      if (partial.kind !== 'pieces') throw new Error('factors: unexpected partial');
-      const streams = piecesByStream(partial, 1);
-      const rowsWritten = streamRows(streams[0]!);
-      const variables = state.outputs.map((o) => o.variable);
-      const { published, plan } = await publishOrPlan(
-        io,
-        [{ name: state.name, stream: 0, from: 0, to: rowsWritten }],
-        partial,
-        streams,
-        { rowsPerChunk: state.rowsPerChunk, variables, source: 'job:factors' },
-      );
-      if (plan !== null) {
-        return {
-          done: false,
-          state: { phase: 'assemble', plan, rowsRead: partial.rowsRead, rowsWritten },
-          message: `writing ${plan.totalChunks} chunks`,
-        };
-      }
-      return { done: true, result: { dataset: published[0]!, rowsRead: partial.rowsRead, rowsWritten } };
-    }
-    if (partial.kind !== 'assembled') throw new Error('factors: unexpected partial');
-    const [dataset] = await publishAssembled(io, state.plan, partial);
-    return {
-      done: true,
-      result: { dataset: dataset!, rowsRead: state.rowsRead, rowsWritten: state.rowsWritten },
-    };
+    if (partial.kind === 'levels') throw new Error('factors: unexpected partial');
+    if (state.phase === 'assemble') return oneOutput(await finishAssembly(io, state, partial));
+    const variables = state.outputs.map((o) => o.variable);
+    const options = { rowsPerChunk: state.rowsPerChunk, variables, source: 'job:factors' };
+    return oneOutput(await finishWriting(io, partial, 1, wholeStreams([state.name]), options));
   },
 };

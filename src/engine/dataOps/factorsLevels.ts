@@ -1,7 +1,7 @@
 import type { VarType } from '../../storage/datasetMeta.ts';
 import { EngineError } from '../errors.ts';
 import { suggestName } from '../formula/suggest.ts';
-import type { ColumnValues } from './dataStepRows.ts';
+import type { ColumnValues } from './columnValues.ts';
 
 /**
  * rxFactors' level arithmetic, apart from any data: value labels, `levels` (keep / convert these,

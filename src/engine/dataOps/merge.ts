@@ -5,26 +5,27 @@ import type { DatasetMeta } from '../../storage/datasetMeta.ts';
 import type { Analysis, Chunk, MapContext } from '../analysis.ts';
 import { EngineError } from '../errors.ts';
 import type { JobIO } from '../jobIO.ts';
-import { type ColumnValues, concatColumns, gatherRows, kindOf, tableOf } from './externalColumns.ts';
-import { type KeyValue, stableOrder, tupleColumns } from './externalKeys.ts';
-import { DatasetRef } from './externalParams.ts';
+import { type ColumnValues, concatColumns, gatherRows, kindOf, sliceRows, tableOf } from './columnValues.ts';
+import { DatasetRef } from './dataOpParams.ts';
+import { type KeyValue, stableOrder } from './externalKeys.ts';
 import { readRunRange, writeRunFile } from './externalRunFile.ts';
 import {
-  boundsOfRun,
+  boundRuns,
+  boundsFile,
   chooseSplitters,
   chunkSizes,
-  MAX_TASKS,
   mergePiecesPartials,
+  mergeRunsPartials,
   type PiecesPartial,
-  partitionsOfTask,
-  piecesFolder,
   publishPieces,
   type RunInfo,
+  type RunsPartial,
   readPartitionBounds,
   runFile,
   type Splitter,
   takeSamples,
   writeBoundsFile,
+  writePartitionPiece,
 } from './externalSort.ts';
 import { joinPartition, type RunRange } from './mergeJoin.ts';
 import {
@@ -35,7 +36,7 @@ import {
   readSideColumn,
   type SidePlan,
 } from './mergePlan.ts';
-import { describeTable, mergeStats } from './outputStats.ts';
+import { MAX_TASKS, partitionsOfTask } from './pieces.ts';
 
 /**
  * rxMerge: a new dataset from the job's dataset (left, after the runner's transforms and rowSelection)
@@ -95,7 +96,7 @@ type MergeState =
   | { phase: 'pair'; plan: MergePlan; runs: RunInfo[]; offsets: number[]; tasks: number; rows: Counts };
 
 type MergePartial =
-  | { kind: 'runs'; rowsRead: number; runs: RunInfo[]; samples: Splitter[] }
+  | RunsPartial
   | { kind: 'bounds'; bounds: Int32Array[] }
   | ({ kind: 'pieces'; rowsRead: number } & PiecesPartial);
 
@@ -135,23 +136,16 @@ async function writeStacked(
 ): Promise<MergePartial> {
   const side = sideIndex === 0 ? plan.left : plan.rightSide;
   const partition = sideIndex === 0 ? chunk.index : plan.leftChunks + chunk.index;
-  if (chunk.numRows === 0) return { kind: 'pieces', rowsRead: 0, pieces: [], stats: null };
-  const table = tableOf(plan.variables, readSide(chunk.table, side), chunk.numRows);
-  await io.writeChunk(piecesFolder(partition), 0, table);
-  return {
-    kind: 'pieces',
-    rowsRead: chunk.numRows,
-    pieces: [partition, 0, chunk.numRows],
-    stats: describeTable(table, plan.variables),
-  };
+  const out: PiecesPartial = { pieces: [], stats: null };
+  if (chunk.numRows > 0) {
+    const table = tableOf(plan.variables, readSide(chunk.table, side), chunk.numRows);
+    await writePartitionPiece(io, out, partition, 0, table, plan.variables);
+  }
+  return { kind: 'pieces', rowsRead: chunk.numRows, ...out };
 }
 
 async function samplesFile(io: JobIO): Promise<string> {
   return path.join(await io.folder('bounds'), 'left-samples.json');
-}
-
-async function boundsFile(io: JobIO): Promise<string> {
-  return path.join(await io.folder('bounds'), 'bounds.bin');
 }
 
 function publish(io: JobIO, plan: MergePlan, partial: PiecesPartial): Promise<DatasetMeta> {
@@ -253,12 +247,7 @@ export const merge: Analysis<MergeParams, MergeState, MergePartial, MergeResult>
   },
 
   merge(a, b) {
-    if (a.kind === 'runs' && b.kind === 'runs') {
-      a.rowsRead += b.rowsRead;
-      for (const run of b.runs) a.runs.push(run);
-      for (const sample of b.samples) a.samples.push(sample);
-      return a;
-    }
+    if (a.kind === 'runs' && b.kind === 'runs') return mergeRunsPartials(a, b);
     if (a.kind === 'bounds' && b.kind === 'bounds') {
       for (const bound of b.bounds) a.bounds.push(bound);
       return a;
@@ -380,18 +369,9 @@ async function boundsOfRuns(
   context: MapContext,
 ): Promise<Int32Array[]> {
   const { plan } = state;
-  const splitterKeys = tupleColumns(
-    plan.orders,
-    state.splitters.map((s) => s.key),
-  );
-  const keyIndexes = Array.from({ length: plan.keyCount }, (_, k) => k);
-  const [first, last] = partitionsOfTask(task, state.tasks, state.runs.length);
+  const keys = Array.from({ length: plan.keyCount }, (_, k) => k);
   const out: Int32Array[] = [];
-  for (let q = first; q < last; q++) {
-    const run = state.runs[q]!;
-    const keys = await readRunRange(await runFile(context.io, run.side, run.index), keyIndexes, 0, run.rows);
-    out.push(boundsOfRun(plan.orders, keys, run, state.splitters, splitterKeys).bounds);
-  }
+  await boundRuns(context.io, task, state, plan.orders, keys, (bounds) => out.push(bounds.bounds));
   return out;
 }
 
@@ -437,8 +417,7 @@ async function pairRuns(
     at += n;
   }
   const rightNames = plan.rightSide.columns.map((c) => c.source.name);
-  const pieces: number[] = [];
-  let stats: PiecesPartial['stats'] = null;
+  const out: PiecesPartial = { pieces: [], stats: null };
   for (let q = first; q < last; q++) {
     const run = state.runs[q]!;
     const left = await readRunRange(
@@ -457,8 +436,7 @@ async function pairRuns(
       const table = await io.readChunk(plan.right, j, rightNames);
       const lo = Math.max(from, start) - start;
       const hi = Math.min(to, end) - start;
-      const rows = Int32Array.from({ length: hi - lo }, (_, i) => lo + i);
-      parts.push(readSide(table, plan.rightSide).map((column) => gatherRows(column, rows, 0, rows.length)));
+      parts.push(readSide(table, plan.rightSide).map((column) => sliceRows(column, lo, hi)));
     }
     const right = plan.rightSide.columns.map((c, j) =>
       concatColumns(
@@ -470,18 +448,13 @@ async function pairRuns(
     const sizes = chunkSizes(run.rows, plan.rowsPerChunk);
     for (let piece = 0; piece < sizes.length; piece++) {
       const size = sizes[piece]!;
-      const rows = Int32Array.from({ length: size }, (_, i) => written + i);
       const columns = plan.sources.map((source) => {
         if (source.from === 'key') throw new Error('oneToOne has no keys');
-        return gatherRows((source.from === 'left' ? left : right)[source.column]!, rows, 0, size);
+        return sliceRows((source.from === 'left' ? left : right)[source.column]!, written, written + size);
       });
-      const table = tableOf(plan.variables, columns, size);
-      const chunkStats = describeTable(table, plan.variables);
-      stats = stats === null ? chunkStats : mergeStats(stats, chunkStats);
-      await io.writeChunk(piecesFolder(q), piece, table);
-      pieces.push(q, piece, size);
+      await writePartitionPiece(io, out, q, piece, tableOf(plan.variables, columns, size), plan.variables);
       written += size;
     }
   }
-  return { pieces, stats };
+  return out;
 }

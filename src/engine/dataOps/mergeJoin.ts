@@ -1,10 +1,14 @@
 import type { JobIO } from '../jobIO.ts';
-import { type ColumnValues, concatColumns, gatherRows, kindOf, tableOf } from './externalColumns.ts';
+import { type ColumnValues, gatherRows, kindOf, tableOf } from './columnValues.ts';
 import { compareKeys, stableOrder } from './externalKeys.ts';
-import { readRunRange } from './externalRunFile.ts';
-import { chunkSizes, type PiecesPartial, piecesFolder, type RunInfo, runFile } from './externalSort.ts';
+import {
+  chunkSizes,
+  type PiecesPartial,
+  type RunInfo,
+  readRunRanges,
+  writePartitionPiece,
+} from './externalSort.ts';
 import type { MergePlan, SidePlan } from './mergePlan.ts';
-import { describeTable, mergeStats } from './outputStats.ts';
 
 /**
  * One partition of rxMerge's sort-merge join (inner, left, right, full). The partition's left rows are
@@ -40,35 +44,19 @@ async function loadSide(
   ranges: readonly RunRange[],
   plan: MergePlan,
 ): Promise<Side & { owned: Uint8Array }> {
-  const indexes = side.columns.map((_, c) => c);
-  const parts: ColumnValues[][] = [];
-  const ownedParts: Array<[number, number]> = [];
-  for (const range of ranges) {
-    if (range.to <= range.from) continue;
-    parts.push(
-      await readRunRange(await runFile(io, range.run.side, range.run.index), indexes, range.from, range.to),
-    );
-    ownedParts.push([range.to - range.from, range.ownedTo - range.from]);
-  }
+  // Factor keys stay codes and factor-string keys become text: the key's kind is the merged variable's.
   const kinds = side.columns.map((c, j) =>
     j < keyCount ? kindOf(plan.variables[j]!.type) : kindOf(c.source.type),
   );
-  // Factor keys stay codes and factor-string keys become text: the key's kind is the merged variable's.
-  const columns = kinds.map((kind, c) =>
-    parts.length === 1
-      ? parts[0]![c]!
-      : concatColumns(
-          kind,
-          parts.map((p) => p[c]!),
-        ),
-  );
+  const columns = await readRunRanges(io, ranges, kinds);
   let rows = 0;
-  for (const [n] of ownedParts) rows += n;
+  for (const range of ranges) rows += Math.max(0, range.to - range.from);
   const owned = new Uint8Array(rows);
   let at = 0;
-  for (const [n, own] of ownedParts) {
-    owned.fill(1, at, at + own);
-    at += n;
+  for (const range of ranges) {
+    if (range.to <= range.from) continue;
+    owned.fill(1, at, at + range.ownedTo - range.from);
+    at += range.to - range.from;
   }
   // Each run's range is sorted and they lie in run order: a stable sort merges them, ties by run.
   const order = stableOrder(plan.orders, columns.slice(0, keyCount), rows);
@@ -81,8 +69,7 @@ class PairWriter {
   private right = new Int32Array(4096);
   private length = 0;
   private piece = 0;
-  readonly pieces: number[] = [];
-  stats: PiecesPartial['stats'] = null;
+  readonly written: PiecesPartial = { pieces: [], stats: null };
 
   constructor(
     private readonly io: JobIO,
@@ -133,10 +120,7 @@ class PairWriter {
       );
     });
     const table = tableOf(plan.variables, columns, rows);
-    const stats = describeTable(table, plan.variables);
-    this.stats = this.stats === null ? stats : mergeStats(this.stats, stats);
-    await this.io.writeChunk(piecesFolder(this.partition), this.piece, table);
-    this.pieces.push(this.partition, this.piece, rows);
+    await writePartitionPiece(this.io, this.written, this.partition, this.piece, table, plan.variables);
     this.piece++;
     this.left.copyWithin(0, rows, this.length);
     this.right.copyWithin(0, rows, this.length);
@@ -195,5 +179,5 @@ export async function joinPartition(
     }
   }
   await out.finish();
-  return { pieces: out.pieces, stats: out.stats };
+  return out.written;
 }

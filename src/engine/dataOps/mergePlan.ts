@@ -1,11 +1,11 @@
 import type { Table } from 'apache-arrow';
 import { type Static, Type } from 'typebox';
+import { stringsFromCodes } from '../../arrowData.ts';
 import type { DatasetMeta, VarInfo, VarType } from '../../storage/datasetMeta.ts';
 import { rowsPerChunkFor } from '../../storage/import/rowsPerChunk.ts';
 import { EngineError } from '../errors.ts';
 import { checkParams } from '../params.ts';
-import { type ColumnValues, kindOf, readColumnValues } from './externalColumns.ts';
-import type { KeyOrder } from './externalKeys.ts';
+import { type ColumnValues, kindOf, readColumn } from './columnValues.ts';
 import {
   asList,
   checkDistinct,
@@ -14,7 +14,8 @@ import {
   OutName,
   outputName,
   variableNamed,
-} from './externalParams.ts';
+} from './dataOpParams.ts';
+import type { KeyOrder } from './externalKeys.ts';
 import { sampleStep } from './externalSort.ts';
 
 /**
@@ -216,26 +217,17 @@ export function unifyTypes(
 
 /** A side's stored column read from a chunk and converted for the merge. */
 export function readSideColumn(table: Table, column: SideColumn): ColumnValues {
-  const values = readColumnValues(table, column.source);
+  const values = readColumn(table, column.source);
   const { conversion } = column;
   if (conversion.kind === 'same' || values.kind !== 'codes') return values;
+  const { codes, valid } = values;
   if (conversion.kind === 'remap') {
-    const codes = new Int32Array(values.codes.length);
-    for (let i = 0; i < codes.length; i++) codes[i] = conversion.codes[values.codes[i]!] ?? 0;
-    return { kind: 'codes', codes, valid: values.valid };
+    const remapped = new Int32Array(codes.length);
+    for (let i = 0; i < codes.length; i++) remapped[i] = conversion.codes[codes[i]!] ?? 0;
+    return { kind: 'codes', codes: remapped, valid };
   }
-  const encoded = conversion.levels.map((level) => new TextEncoder().encode(level));
-  const n = values.codes.length;
-  const offsets = new Int32Array(n + 1);
-  for (let i = 0; i < n; i++) {
-    const present = values.valid === null || values.valid[i] === 1;
-    offsets[i + 1] = offsets[i]! + (present ? encoded[values.codes[i]!]!.length : 0);
-  }
-  const bytes = new Uint8Array(offsets[n]!);
-  for (let i = 0; i < n; i++) {
-    if (values.valid === null || values.valid[i] === 1) bytes.set(encoded[values.codes[i]!]!, offsets[i]!);
-  }
-  return { kind: 'text', offsets, bytes, valid: values.valid };
+  const present = (i: number) => valid === null || valid[i] === 1;
+  return { kind: 'text', ...stringsFromCodes(codes, present, conversion.levels, codes.length), valid };
 }
 
 function sidePlan(meta: DatasetMeta, columns: SideColumn[]): SidePlan {
@@ -276,35 +268,20 @@ export function planMerge(params: MergeParams, left: DatasetMeta, right: Dataset
     );
   checkDistinct(matchVars, 'matchVars');
 
-  // The stored names of the keys, so varsToKeep/varsToDrop (stored names) can never drop them.
-  const storedKey = (renames: Record<string, string> | undefined, name: string) =>
-    Object.entries(renames ?? {}).find(([, to]) => to === name)?.[0] ?? name;
-  const keysOf = (renames: Record<string, string> | undefined) =>
-    new Set(joins ? matchVars.map((name) => storedKey(renames, name)) : []);
-  const leftVars = renamedVariables(
-    left,
-    params.newVarNames1,
-    keptVariables(left, asList(params.varsToKeep1), asList(params.varsToDrop1), keysOf(params.newVarNames1), {
-      keep: 'varsToKeep1',
-      drop: 'varsToDrop1',
-    }),
-    'newVarNames1',
-  );
-  const rightVars = renamedVariables(
-    right,
-    params.newVarNames2,
-    keptVariables(
-      right,
-      asList(params.varsToKeep2),
-      asList(params.varsToDrop2),
-      keysOf(params.newVarNames2),
-      {
-        keep: 'varsToKeep2',
-        drop: 'varsToDrop2',
-      },
-    ),
-    'newVarNames2',
-  );
+  // A side's variables after varsToKeep<n> / varsToDrop<n> (stored names, so the keys are found by their
+  // stored names and can never be dropped) and newVarNames<n>.
+  const sideVariables = (meta: DatasetMeta, n: 1 | 2): Renamed[] => {
+    const renames = params[`newVarNames${n}`];
+    const stored = (name: string) => Object.entries(renames ?? {}).find(([, to]) => to === name)?.[0] ?? name;
+    const kept = keptVariables(meta, asList(params[`varsToKeep${n}`]), asList(params[`varsToDrop${n}`]), {
+      always: new Set(joins ? matchVars.map(stored) : []),
+      params: { keep: `varsToKeep${n}`, drop: `varsToDrop${n}` },
+      allowNone: true,
+    });
+    return renamedVariables(meta, renames, kept, `newVarNames${n}`);
+  };
+  const leftVars = sideVariables(left, 1);
+  const rightVars = sideVariables(right, 2);
   const find = (vars: Renamed[], name: string, meta: DatasetMeta, side: string) => {
     const found = vars.find((v) => v.name === name);
     if (found === undefined) {

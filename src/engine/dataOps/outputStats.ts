@@ -48,6 +48,21 @@ export function mergeStats(a: readonly VarStats[], b: readonly VarStats[]): VarS
   });
 }
 
+/** Stats of two sets of rows together; null stands for no rows. */
+export function mergeSomeStats(a: VarStats[] | null, b: VarStats[] | null): VarStats[] | null {
+  return a === null ? b : b === null ? a : mergeStats(a, b);
+}
+
+/** `stats` (null: no rows yet) with the rows of `table` added, as a task adds each chunk it writes. */
+export function addTableStats(
+  stats: VarStats[] | null,
+  table: Table,
+  variables: readonly VarInfo[],
+): VarStats[] {
+  const added = describeTable(table, variables);
+  return stats === null ? added : mergeStats(stats, added);
+}
+
 /** `variables` with their low/high/missing replaced by `stats` (same order). */
 export function withStats(variables: readonly VarInfo[], stats: readonly VarStats[]): VarInfo[] {
   return variables.map((variable, j) => ({ ...variable, ...stats[j]! }));

@@ -1,18 +1,17 @@
-import path from 'node:path';
 import { type Static, Type } from 'typebox';
 import type { DatasetMeta, VarInfo } from '../../storage/datasetMeta.ts';
 import type { Analysis, Chunk, MapContext } from '../analysis.ts';
 import { EngineError } from '../errors.ts';
 import { checkParams } from '../params.ts';
 import {
+  type ColumnKind,
   type ColumnValues,
-  concatColumns,
+  columnLength,
   gatherRows,
   kindOf,
-  readColumnValues,
+  readColumn,
   tableOf,
-} from './externalColumns.ts';
-import { compareKeys, type KeyOrder, stableOrder, tupleColumns } from './externalKeys.ts';
+} from './columnValues.ts';
 import {
   asList,
   checkDistinct,
@@ -22,27 +21,30 @@ import {
   OutName,
   outputName,
   variableNamed,
-} from './externalParams.ts';
-import { readRunRange, writeRunFile } from './externalRunFile.ts';
+} from './dataOpParams.ts';
+import { compareKeys, type KeyOrder, stableOrder, tupleColumns } from './externalKeys.ts';
+import { writeRunFile } from './externalRunFile.ts';
 import {
-  boundsOfRun,
+  boundRuns,
+  boundsFile,
   chooseSplitters,
   chunkSizes,
-  MAX_TASKS,
   mergePiecesPartials,
+  mergeRunsPartials,
   type PiecesPartial,
-  partitionsOfTask,
-  piecesFolder,
   publishPieces,
   type RunInfo,
+  type RunsPartial,
   readPartitionBounds,
+  readRunRanges,
   runFile,
   type Splitter,
   sampleStep,
   takeSamples,
   writeBoundsFile,
+  writePartitionPiece,
 } from './externalSort.ts';
-import { describeTable, mergeStats } from './outputStats.ts';
+import { MAX_TASKS, partitionsOfTask } from './pieces.ts';
 
 /**
  * rxSort: a new dataset with the rows of the job's dataset (after the runner's transforms and
@@ -155,7 +157,7 @@ type SortState =
     };
 
 type SortPartial =
-  | { kind: 'runs'; rowsRead: number; runs: RunInfo[]; samples: Splitter[] }
+  | RunsPartial
   | { kind: 'bounds'; bounds: Int32Array[]; keyBelow: Float64Array; keyCount: Float64Array }
   | ({ kind: 'pieces' } & PiecesPartial);
 
@@ -172,9 +174,8 @@ function planSort(params: SortParams, meta: DatasetMeta): SortPlan {
       400,
     );
   }
-  const kept = keptVariables(meta, asList(params.varsToKeep), asList(params.varsToDrop), new Set(keys), {
-    keep: 'varsToKeep',
-    drop: 'varsToDrop',
+  const kept = keptVariables(meta, asList(params.varsToKeep), asList(params.varsToDrop), {
+    always: new Set(keys),
   });
   const columns = [...keyVars.map((v) => ({ ...v })), ...kept.filter((v) => !keys.includes(v.name))];
   const dedup = params.removeDupKeys ?? false;
@@ -216,9 +217,9 @@ function outputVariables(plan: SortPlan): VarInfo[] {
   return out;
 }
 
-/** Run file column indexes: the plan's columns, then (removeDupKeys) the count of rows per kept row. */
-function runColumnCount(plan: SortPlan): number {
-  return plan.columns.length + (plan.dedup ? 1 : 0);
+/** The kinds of the run files' columns: the plan's columns, then (removeDupKeys) each kept row's count. */
+function runKinds(plan: SortPlan): ColumnKind[] {
+  return [...plan.columns.map((c) => kindOf(c.type)), ...(plan.dedup ? ['number' as const] : [])];
 }
 
 /**
@@ -251,7 +252,7 @@ function firstOfKeys(
 
 async function writeRun(chunk: Chunk, plan: SortPlan, context: MapContext) {
   const n = chunk.table.numRows;
-  const read = plan.columns.map((v) => readColumnValues(chunk.table, v));
+  const read = plan.columns.map((v) => readColumn(chunk.table, v));
   const keys = read.slice(0, plan.keyCount);
   let order = stableOrder(plan.orders, keys, n);
   let counts: Float64Array | null = null;
@@ -299,21 +300,12 @@ export const sort: Analysis<SortParams, SortState, SortPartial, SortResult> = {
     const { plan } = state;
     if (state.phase === 'bounds') {
       const parts = state.splitters.length + 1;
-      const splitterKeys = tupleColumns(
-        plan.orders,
-        state.splitters.map((s) => s.key),
-      );
-      const [first, last] = partitionsOfTask(task, state.tasks, state.runs.length);
       const bounds: Int32Array[] = [];
       const keyBelow = new Float64Array(parts + 1);
       const keyCount = new Float64Array(parts + 1);
-      for (let q = first; q < last; q++) {
-        const run = state.runs[q]!;
-        const indexes = Array.from({ length: plan.keyCount }, (_, k) => k);
-        if (plan.dedup) indexes.push(plan.columns.length);
-        const read = await readRunRange(await runFile(context.io, 0, run.index), indexes, 0, run.rows);
-        const keys = read.slice(0, plan.keyCount);
-        const result = boundsOfRun(plan.orders, keys, run, state.splitters, splitterKeys);
+      const indexes = Array.from({ length: plan.keyCount }, (_, k) => k);
+      if (plan.dedup) indexes.push(plan.columns.length);
+      await boundRuns(context.io, task, state, plan.orders, indexes, (result, read) => {
         bounds.push(result.bounds);
         const counts = plan.dedup
           ? (read[plan.keyCount] as Extract<ColumnValues, { kind: 'number' }>).values
@@ -325,7 +317,7 @@ export const sort: Analysis<SortParams, SortState, SortPartial, SortResult> = {
           // With removeDupKeys a run holds a key at most once, with its count.
           keyCount[j] = keyCount[j]! + (counts === null ? upTo - below : below < upTo ? counts[below]! : 0);
         }
-      }
+      });
       return { kind: 'bounds', bounds, keyBelow, keyCount };
     }
     if (state.phase !== 'write') throw new Error(`sort: partitions in phase ${state.phase}`);
@@ -333,12 +325,7 @@ export const sort: Analysis<SortParams, SortState, SortPartial, SortResult> = {
   },
 
   merge(a, b) {
-    if (a.kind === 'runs' && b.kind === 'runs') {
-      a.rowsRead += b.rowsRead;
-      for (const run of b.runs) a.runs.push(run);
-      for (const sample of b.samples) a.samples.push(sample);
-      return a;
-    }
+    if (a.kind === 'runs' && b.kind === 'runs') return mergeRunsPartials(a, b);
     if (a.kind === 'bounds' && b.kind === 'bounds') {
       for (const bound of b.bounds) a.bounds.push(bound);
       for (let j = 0; j < a.keyBelow.length; j++) {
@@ -412,10 +399,6 @@ export const sort: Analysis<SortParams, SortState, SortPartial, SortResult> = {
   },
 };
 
-async function boundsFile(io: MapContext['io']): Promise<string> {
-  return path.join(await io.folder('bounds'), 'bounds.bin');
-}
-
 /** Writes the partitions of task `task`: merge the runs' ranges, drop duplicate keys, write chunks. */
 async function writePartitions(
   task: number,
@@ -430,31 +413,15 @@ async function writePartitions(
     state.splitters.map((s) => s.key),
   );
   const file = await boundsFile(context.io);
-  const pieces: number[] = [];
-  let stats: PiecesPartial['stats'] = null;
+  const out: PiecesPartial = { pieces: [], stats: null };
   const [first, last] = partitionsOfTask(task, state.tasks, parts);
-  const indexes = Array.from({ length: runColumnCount(plan) }, (_, c) => c);
+  const kinds = runKinds(plan);
   for (let v = first; v < last; v++) {
     const bounds = await readPartitionBounds(file, runs.length, parts, v);
-    const perRun: ColumnValues[][] = [];
-    for (let q = 0; q < runs.length; q++) {
-      const from = bounds[4 * q]!;
-      const to = bounds[4 * q + 2]!;
-      if (to > from)
-        perRun.push(await readRunRange(await runFile(context.io, 0, runs[q]!.index), indexes, from, to));
-    }
-    if (perRun.length === 0) continue;
-    const kinds = [...plan.columns.map((c) => kindOf(c.type)), ...(plan.dedup ? ['number' as const] : [])];
-    const columns = kinds.map((kind, c) =>
-      perRun.length === 1
-        ? perRun[0]![c]!
-        : concatColumns(
-            kind,
-            perRun.map((r) => r[c]!),
-          ),
-    );
-    perRun.length = 0;
-    const n = columns[0] === undefined ? 0 : lengthOfColumn(columns[0]);
+    const ranges = runs.map((run, q) => ({ run, from: bounds[4 * q]!, to: bounds[4 * q + 2]! }));
+    if (ranges.every((r) => r.to <= r.from)) continue;
+    const columns = await readRunRanges(context.io, ranges, kinds);
+    const n = columnLength(columns[0]!);
     const keys = columns.slice(0, plan.keyCount);
     // Runs are laid end to end in run order, each sorted: a stable sort merges them, ties by run.
     let order = stableOrder(plan.orders, keys, n);
@@ -480,24 +447,12 @@ async function writePartitions(
     const sizes = chunkSizes(order.length, plan.rowsPerChunk);
     for (let piece = 0; piece < sizes.length; piece++) {
       const size = sizes[piece]!;
-      const out = plan.columns.map((_, c) => gatherRows(columns[c]!, order, at, at + size));
+      const chunk = plan.columns.map((_, c) => gatherRows(columns[c]!, order, at, at + size));
       if (freq !== null && plan.dupFreqVar !== null)
-        out.push({ kind: 'number', values: freq.slice(at, at + size), valid: null });
-      const table = tableOf(variables, out, size);
-      const chunkStats = describeTable(table, variables);
-      stats = stats === null ? chunkStats : mergeStats(stats, chunkStats);
-      await context.io.writeChunk(piecesFolder(v), piece, table);
-      pieces.push(v, piece, size);
+        chunk.push({ kind: 'number', values: freq.slice(at, at + size), valid: null });
+      await writePartitionPiece(context.io, out, v, piece, tableOf(variables, chunk, size), variables);
       at += size;
     }
   }
-  return { kind: 'pieces', pieces, stats };
-}
-
-function lengthOfColumn(column: ColumnValues): number {
-  return column.kind === 'number'
-    ? column.values.length
-    : column.kind === 'codes'
-      ? column.codes.length
-      : column.offsets.length - 1;
+  return { kind: 'pieces', ...out };
 }

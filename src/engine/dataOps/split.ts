@@ -1,27 +1,33 @@
 import { type Static, Type } from 'typebox';
 import type { DatasetMeta, VarInfo } from '../../storage/datasetMeta.ts';
 import type { Analysis } from '../analysis.ts';
-import { andMasks } from '../columns.ts';
 import { EngineError } from '../errors.ts';
 import { checkParams } from '../params.ts';
+import { completeRows, readColumn, rowsOf, selectRows } from './columnValues.ts';
 import {
-  type AssembledPartial,
-  type AssemblyPlan,
-  assemblePartition,
+  keptVariables,
+  MAX_NAME_LENGTH,
+  RowsPerChunk,
+  VarsToDrop,
+  VarsToKeep,
+  variableNamed,
+} from './dataOpParams.ts';
+import {
+  type AssembleState,
+  assemblyInput,
   emptyPiecesPartial,
-  mergeAssembled,
-  mergePieces,
+  finishAssembly,
+  finishWriting,
+  mapAssembly,
+  mergeOutputs,
+  type OutputPartial,
   type OutputRequest,
-  type PiecesPartial,
-  piecesByStream,
-  publishAssembled,
-  publishOrPlan,
+  type Outputs,
   type StreamPieces,
   streamRows,
+  wholeStreams,
   writePiece,
 } from './dataStepOutput.ts';
-import { type ColumnValues, presentMask, readColumn, rowsOf, selectRows } from './dataStepRows.ts';
-import { keptVariables, RowsPerChunk, VarsToDrop, VarsToKeep, variableNamed } from './dataStepVars.ts';
 
 /**
  * rxSplit: one dataset per level of a factor (`splitByFactor`), or `numOut` datasets of contiguous rows
@@ -38,7 +44,6 @@ import { keptVariables, RowsPerChunk, VarsToDrop, VarsToKeep, variableNamed } fr
 
 /** At most this many datasets from one split. */
 export const MAX_SPLIT_OUTPUTS = 1000;
-const MAX_NAME_LENGTH = 200;
 
 export const SplitParamsSchema = Type.Object(
   {
@@ -98,12 +103,8 @@ export const SplitParamsSchema = Type.Object(
 );
 export type SplitParams = Static<typeof SplitParamsSchema>;
 
-export interface SplitResult {
-  /** The new datasets, in output order (factor level order with splitByFactor). */
-  datasets: DatasetMeta[];
-  rowsRead: number;
-  rowsWritten: number;
-}
+/** The new datasets in output order (factor level order with splitByFactor). */
+export type SplitResult = Outputs;
 
 export const SplitResultSchema = Type.Object({
   datasets: Type.Array(Type.Record(Type.String(), Type.Unknown())),
@@ -126,11 +127,7 @@ interface SplitPlan {
   lowHigh: Array<{ low: number | null; high: number | null }> | null;
 }
 
-type SplitState =
-  | ({ phase: 'write' } & SplitPlan)
-  | { phase: 'assemble'; plan: AssemblyPlan; rowsRead: number; rowsWritten: number };
-
-type SplitPartial = PiecesPartial | AssembledPartial;
+type SplitState = ({ phase: 'write' } & SplitPlan) | AssembleState;
 
 /** Sizes of `count` parts of `total` units, as equal as possible; `fill` says which parts get one more. */
 export function uniformParts(total: number, count: number, fill: Fill): number[] {
@@ -152,7 +149,7 @@ function namesOf(base: string, suffixes: readonly string[]): string[] {
 }
 
 function planSplit(params: SplitParams, meta: DatasetMeta): SplitPlan {
-  const variables = keptVariables(meta, params);
+  const variables = keptVariables(meta, params.varsToKeep, params.varsToDrop);
   const suffixes = params.outFileSuffixes;
   if (suffixes !== undefined && new Set(suffixes).size !== suffixes.length) {
     throw invalid('outFileSuffixes: each suffix must be different', { outFileSuffixes: suffixes });
@@ -246,7 +243,7 @@ function rangeRequests(plan: SplitPlan, pieces: StreamPieces): OutputRequest[] {
   return requests;
 }
 
-export const split: Analysis<SplitParams, SplitState, SplitPartial, SplitResult> = {
+export const split: Analysis<SplitParams, SplitState, OutputPartial, SplitResult> = {
   name: 'split',
   paramsSchema: SplitParamsSchema,
   resultSchema: SplitResultSchema,
@@ -263,8 +260,9 @@ export const split: Analysis<SplitParams, SplitState, SplitPartial, SplitResult>
     return names;
   },
 
-  roundInput: (state) =>
-    state.phase === 'assemble' ? { kind: 'partitions', count: state.plan.partitions } : null,
+  roundInput: assemblyInput,
+  mapPartition: mapAssembly,
+  merge: mergeOutputs,
 
   async map(chunk, state, context) {
     if (state.phase !== 'write') throw new Error('split: map outside the write round');
@@ -272,17 +270,9 @@ export const split: Analysis<SplitParams, SplitState, SplitPartial, SplitResult>
     const rows = table.numRows;
     const streams = state.factor === null ? 1 : state.names.length;
     const partial = emptyPiecesPartial(streams, rows);
-    let values: ColumnValues[] | undefined;
-    let mask: Uint8Array | null = null;
-    if (state.removeMissings) {
-      values = state.variables.map((variable) => readColumn(table, variable));
-      mask = andMasks(
-        rows,
-        values.map((column) => presentMask(column, rows)),
-      );
-    }
+    const { mask, columns } = state.removeMissings ? completeRows(table, state.variables) : { mask: null };
     if (state.factor === null) {
-      const out = selectRows(table, state.variables, mask === null ? null : rowsOf(mask, rows), values);
+      const out = selectRows(table, state.variables, mask === null ? null : rowsOf(mask, rows), columns);
       await writePiece(context.io, partial, 0, chunk.index, out, state.variables);
       return partial;
     }
@@ -304,53 +294,23 @@ export const split: Analysis<SplitParams, SplitState, SplitPartial, SplitResult>
     for (let r = 0; r < rows; r++) if (level[r]! >= 0) order[next[level[r]!]!++] = r;
     for (let s = 0; s < streams; s++) {
       if (counts[s + 1] === counts[s]) continue;
-      const out = selectRows(table, state.variables, order.subarray(counts[s]!, counts[s + 1]!), values);
+      const out = selectRows(table, state.variables, order.subarray(counts[s]!, counts[s + 1]!), columns);
       await writePiece(context.io, partial, s, chunk.index, out, state.variables);
     }
     return partial;
   },
 
-  async mapPartition(partition, state, context) {
-    if (state.phase !== 'assemble') throw new Error('split: partition outside the assembly round');
-    return assemblePartition(partition, state.plan, context.io);
-  },
-
-  merge: (a, b) => {
-    if (a.kind === 'pieces' && b.kind === 'pieces') return mergePieces(a, b);
-    if (a.kind === 'assembled' && b.kind === 'assembled') return mergeAssembled(a, b);
-    throw new Error('split: partials of different rounds');
-  },
-
   async finalize(partial, state, { io }) {
-    if (state.phase === 'write') {
-      if (partial.kind !== 'pieces') throw new Error('split: unexpected partial');
-      const streamCount = state.factor === null ? 1 : state.names.length;
-      const streams = piecesByStream(partial, streamCount);
-      const requests =
-        state.factor === null
-          ? rangeRequests(state, streams[0]!)
-          : state.names.map((name, s) => ({ name, stream: s, from: 0, to: streamRows(streams[s]!) }));
-      const rowsWritten = requests.reduce((n, r) => n + r.to - r.from, 0);
-      const { published, plan } = await publishOrPlan(io, requests, partial, streams, {
-        rowsPerChunk: state.rowsPerChunk,
-        variables: state.variables,
-        source: 'job:split',
-        lowHigh: state.lowHigh,
-      });
-      if (plan !== null) {
-        return {
-          done: false,
-          state: { phase: 'assemble', plan, rowsRead: partial.rowsRead, rowsWritten },
-          message: `writing ${plan.outputs.length} datasets`,
-        };
-      }
-      return {
-        done: true,
-        result: { datasets: published.map((meta) => meta!), rowsRead: partial.rowsRead, rowsWritten },
-      };
-    }
-    if (partial.kind !== 'assembled') throw new Error('split: unexpected partial');
-    const datasets = await publishAssembled(io, state.plan, partial);
-    return { done: true, result: { datasets, rowsRead: state.rowsRead, rowsWritten: state.rowsWritten } };
+    if (state.phase === 'assemble') return finishAssembly(io, state, partial);
+    const byFactor = state.factor !== null;
+    const requests = byFactor
+      ? wholeStreams(state.names)
+      : (streams: StreamPieces[]) => rangeRequests(state, streams[0]!);
+    return finishWriting(io, partial, byFactor ? state.names.length : 1, requests, {
+      rowsPerChunk: state.rowsPerChunk,
+      variables: state.variables,
+      source: 'job:split',
+      lowHigh: state.lowHigh,
+    });
   },
 };
