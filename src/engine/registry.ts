@@ -1,4 +1,5 @@
 import { covCor } from './analyses/covCor.ts';
+import { dTree } from './analyses/dTree.ts';
 import { quantile } from './analyses/quantile.ts';
 import { summary } from './analyses/summary.ts';
 import type { AnyAnalysis } from './analysis.ts';
@@ -8,6 +9,7 @@ export const analyses: Record<string, AnyAnalysis> = {
   summary,
   quantile,
   covCor,
+  dTree,
 };
 
 /** The analysis for a job type; undefined for an unknown type (own keys only, so 'toString' is unknown). */

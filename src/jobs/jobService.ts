@@ -21,7 +21,6 @@ const PLANNED_TYPES = [
   'cube',
   'crossTabs',
   'kmeans',
-  'dTree',
   'dForest',
   'bTrees',
   'naiveBayes',

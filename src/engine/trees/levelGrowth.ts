@@ -1,0 +1,178 @@
+import type { FeatureBins } from './binning.ts';
+import { directionKeyOf } from './criteria.ts';
+import { advancePositions, type GrowTree, splitNode, treeWalker } from './growTree.ts';
+import type { HistLayout } from './histogram.ts';
+import type { PreparedChunk } from './preparedChunks.ts';
+import { type SlotSearch, type SplitChoice, type SplitRules, searchNode } from './splitSearch.ts';
+
+/**
+ * The parts of level-wise growth every tree analysis shares: which (tree, node) each histogram slot
+ * is, where each row of a chunk is in each tree, and turning a level's merged histograms into splits.
+ */
+
+/** Per predictor, what the state keeps of its bins (binning.ts) plus the data range of each bin. */
+export interface BinsInfo extends FeatureBins {
+  /** Numeric: smallest and largest value in each bin over the whole data (for split thresholds). */
+  binLow: number[] | null;
+  binHigh: number[] | null;
+}
+
+export interface Slot {
+  tree: number;
+  node: number;
+}
+
+/** Slots of a pass: the open nodes of every tree, tree by tree. */
+export function slotsOf(trees: readonly GrowTree[]): Slot[] {
+  const slots: Slot[] = [];
+  trees.forEach((tree, t) => {
+    for (const node of tree.open) slots.push({ tree: t, node });
+  });
+  return slots;
+}
+
+/** The raw threshold of a numeric split: halfway between the data either side (rpart's midpoint). */
+export function splitThreshold(bins: BinsInfo, lastLoBin: number, bin: number): number {
+  const below = bins.binHigh?.[lastLoBin];
+  const above = bins.binLow?.[bin];
+  const cut = bins.cuts?.[bin - 1] as number;
+  if (below === undefined || above === undefined) return cut;
+  const mid = (below + above) / 2;
+  return mid > below && mid <= above ? mid : above;
+}
+
+interface Positions {
+  size: number;
+  positions: Int32Array;
+}
+
+/**
+ * Each row's node in `tree` (cached per chunk under `key`, advanced from the last pass). A cached
+ * entry from a larger tree (a stale task of a later pass) is discarded.
+ */
+export function rowPositions(
+  prepared: PreparedChunk,
+  key: string,
+  tree: GrowTree,
+  missingCodes: ArrayLike<number>,
+  account: (delta: number) => void,
+): Int32Array {
+  let entry = prepared.derived.get(key) as Positions | undefined;
+  const size = tree.feature.length;
+  if (entry === undefined || entry.size > size) {
+    if (entry === undefined) account(4 * prepared.numRows);
+    entry = { size: 0, positions: new Int32Array(prepared.numRows) };
+    entry.positions.fill(0);
+    prepared.derived.set(key, entry);
+  }
+  if (entry.size !== size) {
+    advancePositions(treeWalker(tree), prepared.codes, missingCodes, entry.positions);
+    entry.size = size;
+  }
+  return entry.positions;
+}
+
+/** slot of each node of `tree` (-1 when the node is not open this pass). */
+export function slotOfNodes(tree: GrowTree, firstSlot: number): Int32Array {
+  const out = new Int32Array(tree.feature.length).fill(-1);
+  tree.open.forEach((node, j) => {
+    out[node] = firstSlot + j;
+  });
+  return out;
+}
+
+/** Fills `slot` with each used row's slot in `tree` (-1: not in an open node, unused, or excluded). */
+export function fillSlots(
+  slot: Int32Array,
+  positions: Int32Array,
+  nodeSlots: Int32Array,
+  weight: Float64Array,
+  exclude: ((i: number) => boolean) | null,
+): void {
+  const n = slot.length;
+  for (let i = 0; i < n; i++) {
+    slot[i] = weight[i] === 0 ? -1 : (nodeSlots[positions[i] as number] as number);
+  }
+  if (exclude !== null) for (let i = 0; i < n; i++) if (slot[i] !== -1 && exclude(i)) slot[i] = -1;
+}
+
+export interface LevelGrowth {
+  rules: SplitRules;
+  bins: readonly BinsInfo[];
+  /** May the new node be searched next pass (depth, counts, purity, cp)? */
+  canSplit(tree: number, stats: Float64Array, depth: number): boolean;
+  /** Smallest gain worth a split (rpart drops gains below 1e-10 of the largest seen). */
+  minGain(tree: number): number;
+  /** Presentation: rpart's left child is the side with the smaller mean (else lo is left). */
+  rpartDirection: boolean;
+  /** Called for each split made (competitor bookkeeping); `offsets` locate the node's blocks in `hist`. */
+  onSplit?(
+    tree: number,
+    node: number,
+    search: SlotSearch,
+    choice: SplitChoice,
+    hist: Float64Array,
+    offsets: Int32Array,
+  ): void;
+  wantPerFeature: boolean;
+}
+
+/**
+ * Sets each open node's sums from its own histograms (any predictor's block holds each of its rows
+ * once), so a node's statistics are the exact sums of its rows, whatever its parent's split said.
+ */
+export function refreshOpenStats(
+  trees: GrowTree[],
+  hist: Float64Array,
+  layout: HistLayout,
+  numBins: ArrayLike<number>,
+): void {
+  const width = layout.width;
+  const p = layout.features;
+  slotsOf(trees).forEach(({ tree, node }, s) => {
+    for (let f = 0; f < p; f++) {
+      const at = layout.offsets[s * p + f] as number;
+      if (at < 0) continue;
+      const stats = new Array<number>(width).fill(0);
+      const bins = (numBins[f] as number) + 1;
+      for (let b = 0; b < bins; b++) {
+        for (let k = 0; k < width; k++) stats[k] = (stats[k] as number) + (hist[at + b * width + k] as number);
+      }
+      (trees[tree] as GrowTree).stats[node] = stats;
+      return;
+    }
+  });
+}
+
+/** Applies one level's merged histograms: splits open nodes, opens the children that may split. */
+export function growLevel(trees: GrowTree[], hist: Float64Array, layout: HistLayout, growth: LevelGrowth): number {
+  const slots = slotsOf(trees);
+  const p = layout.features;
+  let splits = 0;
+  const nextOpen: number[][] = trees.map(() => []);
+  slots.forEach(({ tree: t, node }, s) => {
+    const tree = trees[t] as GrowTree;
+    const offsets = layout.offsets.subarray(s * p, (s + 1) * p);
+    const nodeStats = Float64Array.from(tree.stats[node] as number[]);
+    // Opened on its parent's sums; whether it may split is decided on its own (exact) ones.
+    if (!growth.canSplit(t, nodeStats, tree.depth[node] as number)) return;
+    const search = searchNode(growth.rules, hist, offsets, nodeStats, growth.wantPerFeature);
+    const best = search.best;
+    if (best === null || !(best.gain > growth.minGain(t))) return;
+    const c = growth.rules.criterion;
+    const bins = growth.bins[best.feature] as BinsInfo;
+    const threshold = best.loLevels === null ? splitThreshold(bins, best.lastLoBin, best.bin) : 0;
+    // rpart: lmean < rmean sends the low side left; on a tie the high side goes left.
+    const loLeft = growth.rpartDirection ? directionKeyOf(c, best.lo, 0) < directionKeyOf(c, best.hi, 0) : true;
+    const [lo, hi] = splitNode(tree, node, best, threshold, loLeft);
+    splits++;
+    growth.onSplit?.(t, node, search, best, hist, offsets);
+    const depth = tree.depth[lo] as number;
+    if (growth.canSplit(t, best.lo, depth)) (nextOpen[t] as number[]).push(lo);
+    if (growth.canSplit(t, best.hi, depth)) (nextOpen[t] as number[]).push(hi);
+  });
+  trees.forEach((tree, t) => {
+    tree.open = nextOpen[t] as number[];
+  });
+  return splits;
+}
