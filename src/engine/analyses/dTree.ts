@@ -7,11 +7,23 @@ import type { CompactTree, DTreeModelBody } from '../models/treeScore.ts';
 import { checkParams, planWeights, Warnings } from '../params.ts';
 import { type ClassInfo, classProbabilities, classRisk, planClassInfo } from '../trees/classInfo.ts';
 import { compactTree } from '../trees/compact.ts';
-import { type Complexity, computeComplexity, cpTable, prunedSplits, xvalThresholds } from '../trees/costComplexity.ts';
+import {
+  type Complexity,
+  computeComplexity,
+  cpTable,
+  prunedSplits,
+  xvalThresholds,
+} from '../trees/costComplexity.ts';
 import { type Criterion, countOf, statWidth, weightOf } from '../trees/criteria.ts';
 import { MAX_TREE_LEVELS, planTreeData, type TreeDataPlan } from '../trees/data.ts';
 import { bitsetHas, type GrowTree, newTree } from '../trees/growTree.ts';
-import { accumulateClass, accumulateMoments, addHistograms, type HistLayout, makeLayout } from '../trees/histogram.ts';
+import {
+  accumulateClass,
+  accumulateMoments,
+  addHistograms,
+  type HistLayout,
+  makeLayout,
+} from '../trees/histogram.ts';
 import {
   type BinsInfo,
   fillSlots,
@@ -93,18 +105,36 @@ export const DTreeParamsSchema = Type.Object(
       Type.Number({
         minimum: 0,
         default: 0,
-        description: 'Complexity parameter: splits that do not improve the fit by cp x the root risk are pruned.',
+        description:
+          'Complexity parameter: splits that do not improve the fit by cp x the root risk are pruned.',
       }),
     ),
     maxCompete: Type.Optional(
-      Type.Integer({ minimum: 0, maximum: 100, default: 0, description: 'Competitor splits to report per node.' }),
+      Type.Integer({
+        minimum: 0,
+        maximum: 100,
+        default: 0,
+        description: 'Competitor splits to report per node.',
+      }),
     ),
     maxSurrogate: Type.Optional(
-      Type.Integer({ minimum: 0, maximum: 0, default: 0, description: 'Only 0: surrogate splits are not computed.' }),
+      Type.Integer({
+        minimum: 0,
+        maximum: 0,
+        default: 0,
+        description: 'Only 0: surrogate splits are not computed.',
+      }),
     ),
-    useSurrogate: Type.Optional(Type.Integer({ minimum: 0, maximum: 2, description: 'Accepted; see maxSurrogate.' })),
+    useSurrogate: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 2, description: 'Accepted; see maxSurrogate.' }),
+    ),
     xVal: Type.Optional(
-      Type.Integer({ minimum: 0, maximum: 100, default: 2, description: 'Cross-validation folds (0: none).' }),
+      Type.Integer({
+        minimum: 0,
+        maximum: 100,
+        default: 2,
+        description: 'Cross-validation folds (0: none).',
+      }),
     ),
     pruneCp: Type.Optional(
       Type.Union([Type.Number({ minimum: 0 }), Type.Literal('auto')], {
@@ -290,12 +320,19 @@ function init(params: DTreeParams, meta: DatasetMeta): DTreeState {
   const xVal = params.xVal ?? 2;
   const pruneCp = params.pruneCp ?? 0;
   if (pruneCp === 'auto' && xVal < 2) {
-    throw new EngineError('INVALID_PARAMS', 'pruneCp "auto" needs cross-validation: set xVal to 2 or more', 400, {
-      xVal,
-    });
+    throw new EngineError(
+      'INVALID_PARAMS',
+      'pruneCp "auto" needs cross-validation: set xVal to 2 or more',
+      400,
+      {
+        xVal,
+      },
+    );
   }
   if (xVal === 1) {
-    throw new EngineError('INVALID_PARAMS', 'xVal must be 0 (no cross-validation) or at least 2 folds', 400, { xVal });
+    throw new EngineError('INVALID_PARAMS', 'xVal must be 0 (no cross-validation) or at least 2 folds', 400, {
+      xVal,
+    });
   }
   const maxUnorderedLevels = params.maxUnorderedLevels ?? 32;
   checkUnorderedLevels(data, method, maxUnorderedLevels);
@@ -322,12 +359,21 @@ function init(params: DTreeParams, meta: DatasetMeta): DTreeState {
   if (method === 'class') {
     const k = (data.response.levels ?? []).length;
     if (k < 2) {
-      throw new EngineError('TOO_FEW_LEVELS', `the response '${data.response.name}' needs at least 2 levels`, 422, {
-        response: data.response.name,
-      });
+      throw new EngineError(
+        'TOO_FEW_LEVELS',
+        `the response '${data.response.name}' needs at least 2 levels`,
+        422,
+        {
+          response: data.response.name,
+        },
+      );
     }
     if (options.prior !== null && options.prior.length !== k) {
-      throw new EngineError('INVALID_PARAMS', `parms.prior has ${options.prior.length} values; the response has ${k} levels`, 400);
+      throw new EngineError(
+        'INVALID_PARAMS',
+        `parms.prior has ${options.prior.length} values; the response has ${k} levels`,
+        400,
+      );
     }
   }
   return {
@@ -424,7 +470,13 @@ function mapGrow(chunk: Chunk, state: DTreeState, fit: Fit): DTreePartial {
     if (tree.open.length === 0) return;
     const positions = rowPositions(prepared, `pos${t}`, tree, missing, account);
     const fold = t - 1;
-    fillSlots(slot, positions, nodeSlots, prepared.weight, t === 0 || folds === null ? null : (i) => folds[i] === fold);
+    fillSlots(
+      slot,
+      positions,
+      nodeSlots,
+      prepared.weight,
+      t === 0 || folds === null ? null : (i) => folds[i] === fold,
+    );
     if (fit.criterion.kind === 'class') {
       accumulateClass(
         hist,
@@ -437,7 +489,15 @@ function mapGrow(chunk: Chunk, state: DTreeState, fit: Fit): DTreePartial {
         fit.criterion.classes,
       );
     } else {
-      accumulateMoments(hist, layout, prepared.codes, slot, centredResponse(prepared, fit.center), prepared.weight, countStat);
+      accumulateMoments(
+        hist,
+        layout,
+        prepared.codes,
+        slot,
+        centredResponse(prepared, fit.center),
+        prepared.weight,
+        countStat,
+      );
     }
   });
   return { kind: 'grow', hist };
@@ -543,7 +603,12 @@ function startGrowing(state: DTreeState, prelude: PreludeOutcome): DTreeState {
   let classInfo: ClassInfo | null = null;
   let criterion: Criterion;
   if (options.method === 'class') {
-    classInfo = planClassInfo(data.response.levels ?? [], prelude.classWeights ?? [], options.prior, options.loss);
+    classInfo = planClassInfo(
+      data.response.levels ?? [],
+      prelude.classWeights ?? [],
+      options.prior,
+      options.loss,
+    );
     criterion = {
       kind: 'class',
       classes: classInfo.levels.length,
@@ -699,7 +764,9 @@ function finalizeGrow(partial: DTreePartial & { kind: 'grow' }, state: DTreeStat
 function prune(fit: Fit): { cx: Complexity[]; risks: Float64Array[] } {
   const alpha = fit.alpha ?? fit.trees.map(() => 0);
   const risks = fit.trees.map((tree) => Float64Array.from(tree.stats, (s) => riskOf(fit, s)));
-  const cx = fit.trees.map((tree, t) => computeComplexity(tree, risks[t] as Float64Array, alpha[t] as number));
+  const cx = fit.trees.map((tree, t) =>
+    computeComplexity(tree, risks[t] as Float64Array, alpha[t] as number),
+  );
   return { cx, risks };
 }
 
@@ -718,9 +785,17 @@ async function finalize(
   if (state.phase === 'prelude') {
     const outcome = preludeFinalize(partial as PreludePartial, state.data, state.prelude, state.numRows);
     if ('next' in outcome) {
-      return { done: false, state: { ...state, passes, prelude: outcome.next }, message: 'sketching the predictors for their bins' };
+      return {
+        done: false,
+        state: { ...state, passes, prelude: outcome.next },
+        message: 'sketching the predictors for their bins',
+      };
     }
-    return { done: false, state: { ...startGrowing(state, outcome.done), passes }, message: 'growing the tree: level 1' };
+    return {
+      done: false,
+      state: { ...startGrowing(state, outcome.done), passes },
+      message: 'growing the tree: level 1',
+    };
   }
   const fit = state.fit as Fit;
   if (state.phase === 'grow') {
@@ -729,7 +804,12 @@ async function finalize(
     if (stillOpen) return { done: false, state: next, message: `growing the tree: level ${fit.level + 1}` };
     const { cx, risks } = prune(fit);
     if (state.options.xVal > 0) {
-      const table = cpTable(fit.trees[0] as GrowTree, cx[0] as Complexity, risks[0] as Float64Array, (fit.alpha as number[])[0] as number);
+      const table = cpTable(
+        fit.trees[0] as GrowTree,
+        cx[0] as Complexity,
+        risks[0] as Float64Array,
+        (fit.alpha as number[])[0] as number,
+      );
       const thresholds = xvalThresholds(table);
       const total = weightOf(fit.criterion, (fit.trees[0] as GrowTree).stats[0] as number[], 0);
       const folds = fit.trees.slice(1).map((tree, k) => ({
@@ -740,13 +820,20 @@ async function finalize(
       }));
       return {
         done: false,
-        state: { ...next, phase: 'xval', xval: { thresholds: thresholds.map((x, i) => (i === 0 ? x : x)), folds } },
+        state: {
+          ...next,
+          phase: 'xval',
+          xval: { thresholds: thresholds.map((x, i) => (i === 0 ? x : x)), folds },
+        },
         message: 'cross-validating the cp table',
       };
     }
     return { done: true, result: await buildResult({ ...next }, fit, null, context) };
   }
-  return { done: true, result: await buildResult({ ...state, passes }, fit, partial as DTreePartial & { kind: 'xval' }, context) };
+  return {
+    done: true,
+    result: await buildResult({ ...state, passes }, fit, partial as DTreePartial & { kind: 'xval' }, context),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -769,7 +856,11 @@ async function buildResult(
   const table = cpTable(main, cxMain, risk, alpha);
   const scale = rootRisk > 0 ? rootRisk : 1;
   const cptable: DTreeResult['cptable'] = table.map((row, i) => {
-    const out: DTreeResult['cptable'][number] = { cp: row.cp / scale, nsplit: row.nsplit, relError: row.risk / scale };
+    const out: DTreeResult['cptable'][number] = {
+      cp: row.cp / scale,
+      nsplit: row.nsplit,
+      relError: row.risk / scale,
+    };
     if (xval !== null) {
       const sum = xval.risk[i] as number;
       const sum2 = xval.risk2[i] as number;
@@ -795,7 +886,8 @@ async function buildResult(
     pruneAt = pruneCp * scale;
   }
   const keep = prunedSplits(main, cxMain, pruneAt);
-  const prunedTable = pruneAt > alpha ? cptable.filter((row) => row.cp >= pruneCp - 1e-12 * Math.max(1, pruneCp)) : cptable;
+  const prunedTable =
+    pruneAt > alpha ? cptable.filter((row) => row.cp >= pruneCp - 1e-12 * Math.max(1, pruneCp)) : cptable;
 
   const info = fit.classInfo;
   const yvalOf = (node: number): string | number => {
@@ -877,7 +969,10 @@ async function buildResult(
   const tree: CompactTree = compactTree(
     main,
     (node) => keep[node] === 1,
-    (node) => (info !== null ? predictedOf(fit, main.stats[node] as number[]) : fit.center + predictedOf(fit, main.stats[node] as number[])),
+    (node) =>
+      info !== null
+        ? predictedOf(fit, main.stats[node] as number[])
+        : fit.center + predictedOf(fit, main.stats[node] as number[]),
     info === null ? null : (node) => classProbabilities(info, main.stats[node] as number[]),
     true,
   );
@@ -889,7 +984,11 @@ async function buildResult(
     tree,
   };
   const model = await context.io.saveModel({ type: 'dTree', formula: data.formula, body });
-  if (fit.prelude.bins.some((b, f) => data.features[f]?.kind === 'numeric' && b.numBins >= fit.prelude.maxNumBins)) {
+  if (
+    fit.prelude.bins.some(
+      (b, f) => data.features[f]?.kind === 'numeric' && b.numBins >= fit.prelude.maxNumBins,
+    )
+  ) {
     warnings.add(
       `some numeric predictors have more distinct values than maxNumBins (${fit.prelude.maxNumBins}): their splits are at equal-count bin edges`,
     );

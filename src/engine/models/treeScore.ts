@@ -219,7 +219,8 @@ function walkOf(tree: CompactTree, features: readonly TreeModelFeature[]): Walk 
   const setStart = new Int32Array(size).fill(-1);
   for (let node = 0; node < size; node++) {
     const f = tree.feature[node] as number;
-    if (f >= 0 && features[f]?.kind === 'factor') setStart[node] = starts[tree.threshold[node] as number] as number;
+    if (f >= 0 && features[f]?.kind === 'factor')
+      setStart[node] = starts[tree.threshold[node] as number] as number;
   }
   return {
     feature: Int32Array.from(tree.feature),
@@ -251,7 +252,7 @@ export function leafIndexes(
     while (f >= 0) {
       const x = (columns[f] as Float64Array)[i] as number;
       let goLo: boolean;
-      if (x !== x) goLo = missingLo[node] === 1;
+      if (Number.isNaN(x)) goLo = missingLo[node] === 1;
       else if (isFactor[f] === 1) {
         const code = x | 0;
         goLo = (((words[(setStart[node] as number) + (code >> 5)] as number) >>> (code & 31)) & 1) === 1;
@@ -292,7 +293,8 @@ export function predictDTree(body: DTreeModelBody, table: Table): TreePrediction
   const tree = body.tree;
   const node = new Int32Array(n);
   const nodeNum = tree.nodeNum;
-  for (let i = 0; i < n; i++) node[i] = nodeNum ? (nodeNum[leaves[i] as number] as number) : (leaves[i] as number);
+  for (let i = 0; i < n; i++)
+    node[i] = nodeNum ? (nodeNum[leaves[i] as number] as number) : (leaves[i] as number);
   if (body.method === 'anova') {
     const value = new Float64Array(n);
     for (let i = 0; i < n; i++) value[i] = tree.value[leaves[i] as number] as number;
@@ -328,7 +330,8 @@ export function predictDForest(
     const value = new Float64Array(n);
     for (const tree of body.trees) {
       const leaves = leafIndexes(tree, body.features, columns, n);
-      for (let i = 0; i < n; i++) value[i] = (value[i] as number) + (tree.value[leaves[i] as number] as number);
+      for (let i = 0; i < n; i++)
+        value[i] = (value[i] as number) + (tree.value[leaves[i] as number] as number);
     }
     for (let i = 0; i < n; i++) value[i] = (value[i] as number) / trees;
     return { numRows: n, value, classIndex: null, levels: null, perClass: null, node: null };
@@ -353,21 +356,28 @@ export function predictDForest(
   const classIndex = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     let best = 0;
-    for (let j = 1; j < k; j++) if (((votes[j] as Float64Array)[i] as number) > ((votes[best] as Float64Array)[i] as number)) best = j;
+    for (let j = 1; j < k; j++)
+      if (((votes[j] as Float64Array)[i] as number) > ((votes[best] as Float64Array)[i] as number)) best = j;
     classIndex[i] = best;
   }
-  for (const column of [...votes, ...probs]) for (let i = 0; i < n; i++) column[i] = (column[i] as number) / trees;
+  for (const column of [...votes, ...probs])
+    for (let i = 0; i < n; i++) column[i] = (column[i] as number) / trees;
   const perClass = type === 'prob' ? probs : votes;
   return { numRows: n, value: null, classIndex, levels, perClass, node: null };
 }
 
 /** Scores (link scale) of every class for every row: initPred plus the leaf values of every tree. */
-export function boostedScores(body: BTreesModelBody, columns: readonly Float64Array[], numRows: number): Float64Array[] {
+export function boostedScores(
+  body: BTreesModelBody,
+  columns: readonly Float64Array[],
+  numRows: number,
+): Float64Array[] {
   const scores = body.initPred.map((init) => new Float64Array(numRows).fill(init));
   body.trees.forEach((tree, t) => {
     const score = scores[t % body.classes] as Float64Array;
     const leaves = leafIndexes(tree, body.features, columns, numRows);
-    for (let i = 0; i < numRows; i++) score[i] = (score[i] as number) + (tree.value[leaves[i] as number] as number);
+    for (let i = 0; i < numRows; i++)
+      score[i] = (score[i] as number) + (tree.value[leaves[i] as number] as number);
   });
   return scores;
 }
@@ -394,7 +404,8 @@ export function predictBTrees(
   const levels = body.response.levels ?? [];
   const k = levels.length;
   const classIndex = new Int32Array(n);
-  if (type === 'link') return { numRows: n, value: null, classIndex: null, levels, perClass: scores, node: null };
+  if (type === 'link')
+    return { numRows: n, value: null, classIndex: null, levels, perClass: scores, node: null };
   const probs = levels.map(() => new Float64Array(n));
   for (let i = 0; i < n; i++) {
     let max = Number.NEGATIVE_INFINITY;
@@ -408,7 +419,8 @@ export function predictBTrees(
     }
     let sum = 0;
     for (let j = 0; j < k; j++) sum += Math.exp(((scores[j] as Float64Array)[i] as number) - max);
-    for (let j = 0; j < k; j++) (probs[j] as Float64Array)[i] = Math.exp(((scores[j] as Float64Array)[i] as number) - max) / sum;
+    for (let j = 0; j < k; j++)
+      (probs[j] as Float64Array)[i] = Math.exp(((scores[j] as Float64Array)[i] as number) - max) / sum;
     classIndex[i] = best;
   }
   return { numRows: n, value: null, classIndex, levels, perClass: probs, node: null };

@@ -29,7 +29,12 @@ export function defaultMaxNumBins(numObs: number): number {
 }
 
 /** The sketch of a numeric predictor, planned from its (possibly first-pass) low / high. */
-export function sketchSpecFor(low: number | null, high: number | null, type: string, maxNumBins: number): BinSpec {
+export function sketchSpecFor(
+  low: number | null,
+  high: number | null,
+  type: string,
+  maxNumBins: number,
+): BinSpec {
   const info: VarInfo = { name: '', type: type as VarInfo['type'], low, high, missing: 0 };
   return planBins(info, {
     maxIntegerBins: SKETCH_INTEGER_BINS,
@@ -165,7 +170,8 @@ export function binFeature(raw: RawFeature, bins: FeatureBins, numRows: number):
   const { values, usable } = raw;
   const m = cuts.length;
   if (m === 0) {
-    for (let i = 0; i < numRows; i++) out[i] = (usable !== null && usable[i] === 0) || Number.isNaN(values[i]) ? missing : 0;
+    for (let i = 0; i < numRows; i++)
+      out[i] = (usable !== null && usable[i] === 0) || Number.isNaN(values[i]) ? missing : 0;
     return out;
   }
   for (let i = 0; i < numRows; i++) {

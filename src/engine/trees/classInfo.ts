@@ -26,9 +26,14 @@ export function planClassInfo(
   const freq = classWeights.map((w) => (total > 0 ? w / total : 0));
   if (prior !== null) {
     if (prior.length !== k) {
-      throw new EngineError('INVALID_PARAMS', `parms.prior has ${prior.length} values; the response has ${k} classes`, 400, {
-        classes: levels,
-      });
+      throw new EngineError(
+        'INVALID_PARAMS',
+        `parms.prior has ${prior.length} values; the response has ${k} classes`,
+        400,
+        {
+          classes: levels,
+        },
+      );
     }
     const sum = prior.reduce((a, b) => a + b, 0);
     if (prior.some((p) => !(p > 0)) || Math.abs(sum - 1) > 1e-6) {
@@ -37,19 +42,31 @@ export function planClassInfo(
   }
   const pi = prior === null ? freq : prior.map((p) => p);
   const lossMatrix: number[][] =
-    loss === null ? levels.map((_, i) => levels.map((__, j) => (i === j ? 0 : 1))) : loss.map((row) => [...row]);
+    loss === null
+      ? levels.map((_, i) => levels.map((__, j) => (i === j ? 0 : 1)))
+      : loss.map((row) => [...row]);
   if (lossMatrix.length !== k || lossMatrix.some((row) => row.length !== k)) {
-    throw new EngineError('INVALID_PARAMS', `parms.loss must be a ${k} x ${k} matrix (true class by predicted class)`, 400, {
-      classes: levels,
-    });
+    throw new EngineError(
+      'INVALID_PARAMS',
+      `parms.loss must be a ${k} x ${k} matrix (true class by predicted class)`,
+      400,
+      {
+        classes: levels,
+      },
+    );
   }
   for (let i = 0; i < k; i++) {
     for (let j = 0; j < k; j++) {
       const value = (lossMatrix[i] as number[])[j] as number;
       if (i === j ? value !== 0 : !(value > 0)) {
-        throw new EngineError('INVALID_PARAMS', 'parms.loss needs zeros on the diagonal and positive losses elsewhere', 400, {
-          loss: lossMatrix,
-        });
+        throw new EngineError(
+          'INVALID_PARAMS',
+          'parms.loss needs zeros on the diagonal and positive losses elsewhere',
+          400,
+          {
+            loss: lossMatrix,
+          },
+        );
       }
     }
   }
@@ -68,13 +85,21 @@ export function planClassInfo(
 }
 
 /** Risk (expected loss) of predicting each class for class weights `n`, and the best class (first on ties). */
-export function classRisk(info: ClassInfo, n: ArrayLike<number>, at = 0): { risk: number; predicted: number } {
+export function classRisk(
+  info: ClassInfo,
+  n: ArrayLike<number>,
+  at = 0,
+): { risk: number; predicted: number } {
   const k = info.levels.length;
   let best = 0;
   let risk = 0;
   for (let predicted = 0; predicted < k; predicted++) {
     let temp = 0;
-    for (let j = 0; j < k; j++) temp += (n[at + j] as number) * ((info.loss[j] as number[])[predicted] as number) * (info.scaledPrior[j] as number);
+    for (let j = 0; j < k; j++)
+      temp +=
+        (n[at + j] as number) *
+        ((info.loss[j] as number[])[predicted] as number) *
+        (info.scaledPrior[j] as number);
     if (predicted === 0 || temp < risk) {
       best = predicted;
       risk = temp;

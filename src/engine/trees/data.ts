@@ -129,10 +129,16 @@ export function planTreeData(
         { variable: term.label, levels: levels.length },
       );
     }
-    features.push({ name: term.label, source, kind: source.role === 'factor' ? 'factor' : 'numeric', levels });
+    features.push({
+      name: term.label,
+      source,
+      kind: source.role === 'factor' ? 'factor' : 'numeric',
+      levels,
+    });
   }
   const inputs = new Set<string>();
-  for (const s of [responseSource, ...features.map((f) => f.source)]) for (const v of sourceInputs(s)) inputs.add(v);
+  for (const s of [responseSource, ...features.map((f) => f.source)])
+    for (const v of sourceInputs(s)) inputs.add(v);
   if (weights !== null) inputs.add(weights.variable);
   return { formula, response, features, weights, removeMissings, inputs: [...inputs] };
 }

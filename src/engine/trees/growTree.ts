@@ -74,7 +74,8 @@ function pushNode(tree: GrowTree, parent: number, nodeNum: number, stats: ArrayL
 export function levelBitset(loLevels: Uint8Array): number[] {
   const words = new Array<number>(Math.ceil(loLevels.length / 32)).fill(0);
   for (let level = 0; level < loLevels.length; level++) {
-    if (loLevels[level] === 1) words[level >> 5] = ((words[level >> 5] as number) | (1 << (level & 31))) >>> 0;
+    if (loLevels[level] === 1)
+      words[level >> 5] = ((words[level >> 5] as number) | (1 << (level & 31))) >>> 0;
   }
   return words;
 }

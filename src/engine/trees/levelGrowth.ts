@@ -136,7 +136,8 @@ export function refreshOpenStats(
       const stats = new Array<number>(width).fill(0);
       const bins = (numBins[f] as number) + 1;
       for (let b = 0; b < bins; b++) {
-        for (let k = 0; k < width; k++) stats[k] = (stats[k] as number) + (hist[at + b * width + k] as number);
+        for (let k = 0; k < width; k++)
+          stats[k] = (stats[k] as number) + (hist[at + b * width + k] as number);
       }
       (trees[tree] as GrowTree).stats[node] = stats;
       return;
@@ -145,7 +146,12 @@ export function refreshOpenStats(
 }
 
 /** Applies one level's merged histograms: splits open nodes, opens the children that may split. */
-export function growLevel(trees: GrowTree[], hist: Float64Array, layout: HistLayout, growth: LevelGrowth): number {
+export function growLevel(
+  trees: GrowTree[],
+  hist: Float64Array,
+  layout: HistLayout,
+  growth: LevelGrowth,
+): number {
   const slots = slotsOf(trees);
   const p = layout.features;
   let splits = 0;
@@ -163,7 +169,9 @@ export function growLevel(trees: GrowTree[], hist: Float64Array, layout: HistLay
     const bins = growth.bins[best.feature] as BinsInfo;
     const threshold = best.loLevels === null ? splitThreshold(bins, best.lastLoBin, best.bin) : 0;
     // rpart: lmean < rmean sends the low side left; on a tie the high side goes left.
-    const loLeft = growth.rpartDirection ? directionKeyOf(c, best.lo, 0) < directionKeyOf(c, best.hi, 0) : true;
+    const loLeft = growth.rpartDirection
+      ? directionKeyOf(c, best.lo, 0) < directionKeyOf(c, best.hi, 0)
+      : true;
     const [lo, hi] = splitNode(tree, node, best, threshold, loLeft);
     splits++;
     growth.onSplit?.(t, node, search, best, hist, offsets);

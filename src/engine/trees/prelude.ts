@@ -251,7 +251,10 @@ function binsOfSketch(sketch: Sketch, maxNumBins: number): BinsInfo {
         const v = spec.low + k;
         // Inexact integer bins hold [v, v + 1): v + 1 as the upper end makes the threshold the next integer.
         if (sketch.inexact > 0) {
-          note(k === 0 ? Math.min(sketch.min, v) : v, k === counts.length - 1 ? Math.max(sketch.max, v + 1) : v + 1);
+          note(
+            k === 0 ? Math.min(sketch.min, v) : v,
+            k === counts.length - 1 ? Math.max(sketch.max, v + 1) : v + 1,
+          );
         } else note(v, v);
       } else {
         note((sketch.mins as Float64Array)[k] as number, (sketch.maxs as Float64Array)[k] as number);
@@ -261,7 +264,8 @@ function binsOfSketch(sketch: Sketch, maxNumBins: number): BinsInfo {
   // A bin may be empty when a sketch unit had no weight; keep the cut as its bounds then.
   for (let b = 0; b < numBins; b++) {
     if (!Number.isFinite(binLow[b] as number)) binLow[b] = b > 0 ? (cuts[b - 1] as number) : (cuts[0] ?? 0);
-    if (!Number.isFinite(binHigh[b] as number)) binHigh[b] = b < cuts.length ? (cuts[b] as number) : (cuts[cuts.length - 1] ?? 0);
+    if (!Number.isFinite(binHigh[b] as number))
+      binHigh[b] = b < cuts.length ? (cuts[b] as number) : (cuts[cuts.length - 1] ?? 0);
   }
   return { cuts, numBins, binLow, binHigh };
 }

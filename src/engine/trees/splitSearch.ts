@@ -1,4 +1,4 @@
-import { countOf, type Criterion, orderKeyOf, scoreOf, statWidth } from './criteria.ts';
+import { type Criterion, countOf, orderKeyOf, scoreOf, statWidth } from './criteria.ts';
 
 /**
  * The best split of one node from its merged histograms: for each predictor, every boundary between
@@ -89,7 +89,11 @@ function tryPartition(
   let best: { gain: number; missingLo: boolean } | null = null;
   // Missing values hi: lo = left, hi = total - left.
   for (let k = 0; k < width; k++) right[k] = (total[k] as number) - (left[k] as number);
-  if (countOf(c, left, 0) >= rules.minBucket && countOf(c, right, 0) >= rules.minBucket && validSides(c, left, right)) {
+  if (
+    countOf(c, left, 0) >= rules.minBucket &&
+    countOf(c, right, 0) >= rules.minBucket &&
+    validSides(c, left, right)
+  ) {
     const gain = scoreOf(c, left, 0) + scoreOf(c, right, 0) - parentScore;
     const lo = countOf(c, left, 0);
     const hi = countOf(c, right, 0);
@@ -101,7 +105,11 @@ function tryPartition(
     cand[k] = (left[k] as number) + (missing[k] as number);
     right[k] = (total[k] as number) - (cand[k] as number);
   }
-  if (countOf(c, cand, 0) >= rules.minBucket && countOf(c, right, 0) >= rules.minBucket && validSides(c, cand, right)) {
+  if (
+    countOf(c, cand, 0) >= rules.minBucket &&
+    countOf(c, right, 0) >= rules.minBucket &&
+    validSides(c, cand, right)
+  ) {
     const gain = scoreOf(c, cand, 0) + scoreOf(c, right, 0) - parentScore;
     if (best === null || gain > best.gain) best = { gain, missingLo: true };
   }
@@ -135,7 +143,13 @@ function numericBest(
       // Boundary between the last non-empty bin and this one: lo = bins <= lastNonEmpty.
       const result = tryPartition(rules, scratch, parentScore, hasMissing);
       if (result !== null && (best === null || result.gain > best.gain)) {
-        best = { gain: result.gain, bin: b, lastLoBin: lastNonEmpty, loLevels: null, missingLo: result.missingLo };
+        best = {
+          gain: result.gain,
+          bin: b,
+          lastLoBin: lastNonEmpty,
+          loLevels: null,
+          missingLo: result.missingLo,
+        };
       }
     }
     addInto(scratch.left, hist, o, width);
@@ -173,12 +187,19 @@ function factorBest(
   const c = rules.criterion;
   const width = scratch.total.length;
   const present: number[] = [];
-  for (let level = 0; level < numLevels; level++) if (countOf(c, hist, at + level * width) > 0) present.push(level);
+  for (let level = 0; level < numLevels; level++)
+    if (countOf(c, hist, at + level * width) > 0) present.push(level);
   if (present.length < 2) return null;
   let best: FeatureBest | null = null;
   const consider = (inLo: Uint8Array, result: { gain: number; missingLo: boolean } | null): void => {
     if (result !== null && (best === null || result.gain > best.gain)) {
-      best = { gain: result.gain, bin: -1, lastLoBin: -1, loLevels: inLo.slice(), missingLo: result.missingLo };
+      best = {
+        gain: result.gain,
+        bin: -1,
+        lastLoBin: -1,
+        loLevels: inLo.slice(),
+        missingLo: result.missingLo,
+      };
     }
   };
   const inLo = new Uint8Array(numLevels);

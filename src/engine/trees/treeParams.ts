@@ -14,7 +14,8 @@ export const TreeParamsFields = {
   minSplit: Type.Optional(
     Type.Integer({
       minimum: 2,
-      description: 'Fewest observations in a node for a split to be tried. Default: max(20, sqrt(number of observations)).',
+      description:
+        'Fewest observations in a node for a split to be tried. Default: max(20, sqrt(number of observations)).',
     }),
   ),
   minBucket: Type.Optional(
@@ -42,7 +43,9 @@ export const TreeParamsFields = {
       description: 'true: drop rows with a missing predictor; false: each split sends them a learned way.',
     }),
   ),
-  blocksPerRead: Type.Optional(Type.Integer({ minimum: 1, description: 'Accepted for RevoScaleR compatibility.' })),
+  blocksPerRead: Type.Optional(
+    Type.Integer({ minimum: 1, description: 'Accepted for RevoScaleR compatibility.' }),
+  ),
   reportProgress: Type.Optional(
     Type.Integer({ minimum: 0, maximum: 3, description: 'Accepted; progress is on the job.' }),
   ),
