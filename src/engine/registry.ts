@@ -1,3 +1,4 @@
+import { bTrees } from './analyses/bTrees.ts';
 import { covCor } from './analyses/covCor.ts';
 import { dTree } from './analyses/dTree.ts';
 import { quantile } from './analyses/quantile.ts';
@@ -10,6 +11,7 @@ export const analyses: Record<string, AnyAnalysis> = {
   quantile,
   covCor,
   dTree,
+  bTrees,
 };
 
 /** The analysis for a job type; undefined for an unknown type (own keys only, so 'toString' is unknown). */

@@ -22,7 +22,6 @@ const PLANNED_TYPES = [
   'crossTabs',
   'kmeans',
   'dForest',
-  'bTrees',
   'naiveBayes',
   'predict',
   'dataStep',

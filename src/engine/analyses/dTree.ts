@@ -6,7 +6,7 @@ import { EngineError } from '../errors.ts';
 import type { CompactTree, DTreeModelBody } from '../models/treeScore.ts';
 import { checkParams, planWeights, Warnings } from '../params.ts';
 import { type ClassInfo, classProbabilities, classRisk, planClassInfo } from '../trees/classInfo.ts';
-import { compactTree } from '../trees/compact.ts';
+import { compactTree, withoutBins } from '../trees/compact.ts';
 import {
   type Complexity,
   computeComplexity,
@@ -468,7 +468,7 @@ function mapGrow(chunk: Chunk, state: DTreeState, fit: Fit): DTreePartial {
     const nodeSlots = slotOfNodes(tree, firstSlot);
     firstSlot += tree.open.length;
     if (tree.open.length === 0) return;
-    const positions = rowPositions(prepared, `pos${t}`, tree, missing, account);
+    const positions = rowPositions(prepared, `pos${t}`, '', tree, missing, account);
     const fold = t - 1;
     fillSlots(
       slot,
@@ -674,6 +674,8 @@ function growthRules(state: DTreeState, fit: Fit) {
       return Math.max(0, 1e-10 * (fit.maxGain[t] as number));
     },
     rpartDirection: true,
+    // Every used row takes part in the main tree's histograms: rpart's midpoints are exact for all.
+    thresholds: 'midpoint' as const,
     wantPerFeature: options.maxCompete > 0 || data.features.some((f) => f.kind === 'factor'),
     onSplit: (
       t: number,
@@ -966,15 +968,17 @@ async function buildResult(
     .filter((v) => v.importance > 0)
     .sort((a, b) => b.importance - a.importance);
 
-  const tree: CompactTree = compactTree(
-    main,
-    (node) => keep[node] === 1,
-    (node) =>
-      info !== null
-        ? predictedOf(fit, main.stats[node] as number[])
-        : fit.center + predictedOf(fit, main.stats[node] as number[]),
-    info === null ? null : (node) => classProbabilities(info, main.stats[node] as number[]),
-    true,
+  const tree: CompactTree = withoutBins(
+    compactTree(
+      main,
+      (node) => keep[node] === 1,
+      (node) =>
+        info !== null
+          ? predictedOf(fit, main.stats[node] as number[])
+          : fit.center + predictedOf(fit, main.stats[node] as number[]),
+      info === null ? null : (node) => classProbabilities(info, main.stats[node] as number[]),
+      true,
+    ),
   );
   const body: DTreeModelBody = {
     kind: 'dTree',

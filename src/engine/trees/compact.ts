@@ -1,5 +1,11 @@
 import type { CompactTree } from '../models/treeScore.ts';
-import type { GrowTree } from './growTree.ts';
+import type { GrowTree, TreeWalker } from './growTree.ts';
+
+/** A compact tree that also keeps its splits' bins, so chunk tasks can walk it over codes. */
+export interface TrainedTree extends CompactTree {
+  /** Numeric splits: codes < bin go lo; -1 for factor splits and leaves. */
+  bin: number[];
+}
 
 /**
  * The scoring form of a grown tree: only the nodes reachable when the splits flagged in `keep` are
@@ -12,8 +18,9 @@ export function compactTree(
   value: (node: number) => number,
   prob: ((node: number) => number[]) | null,
   withNodeNumbers: boolean,
-): CompactTree {
-  const out: CompactTree = {
+): TrainedTree {
+  const out: TrainedTree = {
+    bin: [],
     feature: [],
     threshold: [],
     lo: [],
@@ -33,6 +40,7 @@ export function compactTree(
       out.threshold.push(out.levelSets.length);
       out.levelSets.push([...set]);
     } else out.threshold.push(split ? (tree.threshold[node] as number) : 0);
+    out.bin.push(split ? (tree.bin[node] as number) : -1);
     out.lo.push(-1);
     out.hi.push(-1);
     out.missingLo.push(split ? (tree.missingLo[node] as number) : 0);
@@ -47,4 +55,32 @@ export function compactTree(
   };
   visit(0);
   return out;
+}
+
+/** The scoring form without the training bins (what a stored model keeps). */
+export function withoutBins(tree: TrainedTree): CompactTree {
+  const { bin: _bin, ...compact } = tree;
+  return compact;
+}
+
+/** A trained tree as a walker over codes (growTree.ts's `advancePositions`). */
+export function trainedWalker(tree: TrainedTree): TreeWalker {
+  const size = tree.feature.length;
+  const setStart = new Int32Array(size).fill(-1);
+  const words: number[] = [];
+  for (let node = 0; node < size; node++) {
+    if ((tree.feature[node] as number) < 0 || (tree.bin[node] as number) >= 0) continue;
+    setStart[node] = words.length;
+    words.push(...(tree.levelSets[tree.threshold[node] as number] as number[]));
+  }
+  return {
+    size,
+    feature: Int32Array.from(tree.feature),
+    bin: Int32Array.from(tree.bin),
+    missingLo: Uint8Array.from(tree.missingLo),
+    lo: Int32Array.from(tree.lo),
+    hi: Int32Array.from(tree.hi),
+    setStart,
+    words: Uint32Array.from(words),
+  };
 }

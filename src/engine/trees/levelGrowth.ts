@@ -42,28 +42,34 @@ export function splitThreshold(bins: BinsInfo, lastLoBin: number, bin: number): 
 }
 
 interface Positions {
+  tag: string;
   size: number;
   positions: Int32Array;
 }
 
 /**
- * Each row's node in `tree` (cached per chunk under `key`, advanced from the last pass). A cached
- * entry from a larger tree (a stale task of a later pass) is discarded.
+ * Each row's node in `tree` (cached per chunk under `key`, advanced from the last pass). `tag` names
+ * the tree that grows under the key (e.g. a boosting iteration): a cached entry of another tag, or of
+ * a larger tree (a stale task of a later pass), starts again from the root.
  */
 export function rowPositions(
   prepared: PreparedChunk,
   key: string,
+  tag: string,
   tree: GrowTree,
   missingCodes: ArrayLike<number>,
   account: (delta: number) => void,
 ): Int32Array {
   let entry = prepared.derived.get(key) as Positions | undefined;
   const size = tree.feature.length;
-  if (entry === undefined || entry.size > size) {
-    if (entry === undefined) account(4 * prepared.numRows);
-    entry = { size: 0, positions: new Int32Array(prepared.numRows) };
-    entry.positions.fill(0);
+  if (entry === undefined) {
+    account(4 * prepared.numRows);
+    entry = { tag, size: 0, positions: new Int32Array(prepared.numRows) };
     prepared.derived.set(key, entry);
+  } else if (entry.tag !== tag || entry.size > size) {
+    entry.tag = tag;
+    entry.size = 0;
+    entry.positions.fill(0);
   }
   if (entry.size !== size) {
     advancePositions(treeWalker(tree), prepared.codes, missingCodes, entry.positions);
@@ -105,6 +111,14 @@ export interface LevelGrowth {
   minGain(tree: number): number;
   /** Presentation: rpart's left child is the side with the smaller mean (else lo is left). */
   rpartDirection: boolean;
+  /**
+   * Where a numeric split's threshold goes in the gap between the node's values either side:
+   * `midpoint` halfway (rpart's; right for every row that took part in the histograms), or `cut` on
+   * the dataset-wide cut nearest that midpoint, so that rows left out of the histograms (not drawn
+   * for a boosting iteration, out of a forest tree's bootstrap) go the same way whether a tree is
+   * walked over bins (training) or raw values (scoring).
+   */
+  thresholds: 'midpoint' | 'cut';
   /** Called for each split made (competitor bookkeeping); `offsets` locate the node's blocks in `hist`. */
   onSplit?(
     tree: number,
@@ -167,7 +181,23 @@ export function growLevel(
     if (best === null || !(best.gain > growth.minGain(t))) return;
     const c = growth.rules.criterion;
     const bins = growth.bins[best.feature] as BinsInfo;
-    const threshold = best.loLevels === null ? splitThreshold(bins, best.lastLoBin, best.bin) : 0;
+    let threshold = 0;
+    if (best.loLevels === null) {
+      threshold = splitThreshold(bins, best.lastLoBin, best.bin);
+      if (growth.thresholds === 'cut') {
+        // Bins lastLoBin + 1 .. bin - 1 are empty here: any cut between them splits the node alike.
+        const cuts = bins.cuts as number[];
+        let pick = best.lastLoBin + 1;
+        for (let j = pick + 1; j <= best.bin; j++) {
+          if (
+            Math.abs((cuts[j - 1] as number) - threshold) < Math.abs((cuts[pick - 1] as number) - threshold)
+          )
+            pick = j;
+        }
+        best.bin = pick;
+        threshold = cuts[pick - 1] as number;
+      }
+    }
     // rpart: lmean < rmean sends the low side left; on a tie the high side goes left.
     const loLeft = growth.rpartDirection
       ? directionKeyOf(c, best.lo, 0) < directionKeyOf(c, best.hi, 0)
