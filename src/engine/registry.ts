@@ -1,5 +1,6 @@
 import { bTrees } from './analyses/bTrees.ts';
 import { covCor } from './analyses/covCor.ts';
+import { dForest } from './analyses/dForest.ts';
 import { dTree } from './analyses/dTree.ts';
 import { quantile } from './analyses/quantile.ts';
 import { summary } from './analyses/summary.ts';
@@ -11,6 +12,7 @@ export const analyses: Record<string, AnyAnalysis> = {
   quantile,
   covCor,
   dTree,
+  dForest,
   bTrees,
 };
 

@@ -21,7 +21,6 @@ const PLANNED_TYPES = [
   'cube',
   'crossTabs',
   'kmeans',
-  'dForest',
   'naiveBayes',
   'predict',
   'dataStep',

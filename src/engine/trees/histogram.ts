@@ -11,6 +11,8 @@
 export interface HistLayout {
   /** Predictors. */
   features: number;
+  /** 1 when some slot searches the predictor (the loops skip the others). */
+  used: Uint8Array;
   /** Sums per bin. */
   width: number;
   slots: number;
@@ -32,16 +34,18 @@ export function makeLayout(
 ): HistLayout {
   const p = numBins.length;
   const offsets = new Int32Array(slots * p).fill(-1);
+  const used = new Uint8Array(p);
   let size = 0;
   for (let s = 0; s < slots; s++) {
     const list = featuresOf(s);
     for (let f = 0; f < p; f++) {
       if (list !== null && !list.includes(f)) continue;
       offsets[s * p + f] = size;
+      used[f] = 1;
       size += ((numBins[f] as number) + 1) * width;
     }
   }
-  return { features: p, width, slots, offsets, size };
+  return { features: p, used, width, slots, offsets, size };
 }
 
 /**
@@ -63,6 +67,7 @@ export function accumulateClass(
   const offsets = layout.offsets;
   const n = slot.length;
   for (let f = 0; f < p; f++) {
+    if (layout.used[f] === 0) continue;
     const c = codes[f] as Uint16Array;
     if (count === null) {
       for (let i = 0; i < n; i++) {
@@ -103,6 +108,7 @@ export function accumulateMoments(
   const offsets = layout.offsets;
   const n = slot.length;
   for (let f = 0; f < p; f++) {
+    if (layout.used[f] === 0) continue;
     const c = codes[f] as Uint16Array;
     for (let i = 0; i < n; i++) {
       const s = slot[i] as number;
@@ -134,6 +140,7 @@ export function accumulateGradients(
   const offsets = layout.offsets;
   const n = slot.length;
   for (let f = 0; f < p; f++) {
+    if (layout.used[f] === 0) continue;
     const c = codes[f] as Uint16Array;
     for (let i = 0; i < n; i++) {
       const s = slot[i] as number;
