@@ -198,7 +198,8 @@ describe('bTrees', () => {
         const truth = iris.species[chunk.startRow + i] as string;
         if (predicted.levels?.[predicted.classIndex?.[i] as number] === truth) right++;
         const k = (predicted.levels ?? []).indexOf(truth);
-        deviance += -2 * Math.log((predicted.perClass?.[k] as Float64Array)[i] as number);
+        const probabilities = (predicted.perClass ?? [])[k] as Float64Array;
+        deviance += -2 * Math.log(probabilities[i] as number);
       }
     }
     assert.ok(right >= 145, `${right} of 150 right`);

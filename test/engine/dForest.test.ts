@@ -62,7 +62,9 @@ describe('dForest', () => {
         const single = predictDForest({ ...body, trees: [tree] }, chunk.table);
         for (let i = 0; i < chunk.numRows; i++) {
           if (poissonDraw(cdf, rowUniform(seed, chunk.startRow + i, t)) !== 0) continue;
-          (votes[i] as number[])[single.classIndex?.[i] as number]++;
+          const row = votes[i] as number[];
+          const k = single.classIndex?.[i] as number;
+          row[k] = (row[k] as number) + 1;
         }
       });
       votes.forEach((v, i) => {
@@ -71,7 +73,8 @@ describe('dForest', () => {
         const truth = levels.indexOf(iris.species[chunk.startRow + i] as string);
         scored++;
         if (predicted !== truth) errors++;
-        (confusion[truth] as number[])[predicted]++;
+        const cells = confusion[truth] as number[];
+        cells[predicted] = (cells[predicted] as number) + 1;
       });
     }
     assert.equal(last.oobObs, scored);
