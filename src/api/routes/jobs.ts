@@ -1,6 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { CovCorResultSchema, QuantileResultSchema, SummaryResultSchema } from '../../engine/index.ts';
+import {
+  BTreesResultSchema,
+  CovCorResultSchema,
+  DForestResultSchema,
+  DTreeResultSchema,
+  QuantileResultSchema,
+  SummaryResultSchema,
+} from '../../engine/index.ts';
 import { JOB_STATUSES, type JobRecord } from '../../jobs/jobRecords.ts';
 import { IdParams, PageQuery } from '../schemas.ts';
 
@@ -41,7 +48,9 @@ const JobSchema = Type.Object(
 
 const SubmitBody = Type.Object(
   {
-    type: Type.String({ description: 'summary | quantile | covCor (others: 501 until implemented)' }),
+    type: Type.String({
+      description: 'summary | quantile | covCor | dTree | dForest | bTrees (others: 501 until implemented)',
+    }),
     dataset: Type.String({ description: 'Dataset id' }),
     params: Type.Optional(
       Type.Record(Type.String(), Type.Unknown(), {
@@ -64,6 +73,9 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.addSchema({ ...SummaryResultSchema, $id: 'SummaryResult' });
   app.addSchema({ ...QuantileResultSchema, $id: 'QuantileResult' });
   app.addSchema({ ...CovCorResultSchema, $id: 'CovCorResult' });
+  app.addSchema({ ...DTreeResultSchema, $id: 'DTreeResult' });
+  app.addSchema({ ...DForestResultSchema, $id: 'DForestResult' });
+  app.addSchema({ ...BTreesResultSchema, $id: 'BTreesResult' });
   const errors = {
     400: Type.Ref('Error'),
     404: Type.Ref('Error'),
