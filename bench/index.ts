@@ -6,12 +6,14 @@ import { benchExpr } from './expr.ts';
 import { benchImport } from './import.ts';
 import { benchJobs } from './jobs.ts';
 import { benchLinalg } from './linalg.ts';
+import { benchTrees } from './trees.ts';
 
 const benches: Record<string, () => Promise<void>> = {
   import: benchImport,
   jobs: benchJobs,
   expr: benchExpr,
   linalg: benchLinalg,
+  trees: benchTrees,
 };
 
 const only = process.env['BENCH_ONLY'];

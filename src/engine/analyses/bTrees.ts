@@ -436,6 +436,8 @@ function startFit(state: BTreesState, prelude: PreludeOutcome): Fit {
       { response: data.response.name, otherValues: prelude.nonBinary },
     );
   }
+  // Thresholds go on the cuts (levelGrowth.ts): the bins' data ranges need not travel in every state.
+  prelude.bins = prelude.bins.map((b) => ({ ...b, binLow: null, binHigh: null }));
   const minSplit = options.minSplit ?? Math.max(20, Math.floor(Math.sqrt(prelude.numObs)));
   const minBucket = options.minBucket ?? Math.max(1, Math.round(minSplit / 3));
   let initPred: number[];

@@ -447,6 +447,8 @@ function startFit(state: DForestState, prelude: PreludeOutcome): Fit {
       422,
     );
   }
+  // Thresholds go on the cuts (levelGrowth.ts): the bins' data ranges need not travel in every state.
+  prelude.bins = prelude.bins.map((b) => ({ ...b, binLow: null, binHigh: null }));
   const minSplit = options.minSplit ?? Math.max(20, Math.floor(Math.sqrt(prelude.numObs)));
   const minBucket = options.minBucket ?? Math.max(1, Math.round(minSplit / 3));
   const countStat = data.weights?.kind === 'pweights';

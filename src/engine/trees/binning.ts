@@ -169,10 +169,21 @@ export function binFeature(raw: RawFeature, bins: FeatureBins, numRows: number):
   const cuts = Float64Array.from(bins.cuts ?? []);
   const { values, usable } = raw;
   const m = cuts.length;
-  if (m === 0) {
-    for (let i = 0; i < numRows; i++)
-      out[i] = (usable !== null && usable[i] === 0) || Number.isNaN(values[i]) ? missing : 0;
-    return out;
+  // A grid over [first cut, last cut] tells each value which few cuts to search between: the cuts
+  // are quantiles, so most cells hold none or one and the search is a comparison or two.
+  const cells = m === 0 ? 0 : 4 * (m + 1);
+  const low = m === 0 ? 0 : (cuts[0] as number);
+  const span = m === 0 ? 0 : (cuts[m - 1] as number) - low;
+  const scale = span > 0 ? cells / span : 0;
+  const firstBin = new Int32Array(cells + 2);
+  if (scale > 0) {
+    // firstBin[c] = bins of the values at cell c's left edge: the cuts <= that edge.
+    let k = 0;
+    for (let c = 0; c <= cells + 1; c++) {
+      const edge = low + c / scale;
+      while (k < m && edge >= (cuts[k] as number)) k++;
+      firstBin[c] = k;
+    }
   }
   for (let i = 0; i < numRows; i++) {
     const x = values[i] as number;
@@ -182,6 +193,17 @@ export function binFeature(raw: RawFeature, bins: FeatureBins, numRows: number):
     }
     let lo = 0;
     let hi = m;
+    if (scale > 0) {
+      if (x < low) {
+        out[i] = 0;
+        continue;
+      }
+      // Rounding at cell edges: widen by one cell each side, the search below is exact anyway.
+      const u = (x - low) * scale;
+      const c = u < cells ? u | 0 : cells - 1;
+      lo = c > 0 ? (firstBin[c - 1] as number) : 0;
+      hi = c + 2 < cells ? (firstBin[c + 2] as number) : m;
+    }
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       if (x >= (cuts[mid] as number)) lo = mid + 1;

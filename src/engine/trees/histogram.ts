@@ -18,6 +18,12 @@ export interface HistLayout {
   slots: number;
   /** slot * features + feature -> start of the block, or -1 when that predictor is not searched there. */
   offsets: Int32Array;
+  /**
+   * When every slot searches every predictor (rxDTree, rxBTrees): the length of one slot's blocks, and
+   * each predictor's block start within a slot, so the loops compute offsets instead of looking them up.
+   */
+  stride: number;
+  featureOffset: Int32Array;
   /** Total length. */
   size: number;
 }
@@ -35,9 +41,17 @@ export function makeLayout(
   const p = numBins.length;
   const offsets = new Int32Array(slots * p).fill(-1);
   const used = new Uint8Array(p);
+  const featureOffset = new Int32Array(p);
+  let stride = 0;
+  for (let f = 0; f < p; f++) {
+    featureOffset[f] = stride;
+    stride += ((numBins[f] as number) + 1) * width;
+  }
+  let uniform = true;
   let size = 0;
   for (let s = 0; s < slots; s++) {
     const list = featuresOf(s);
+    if (list !== null) uniform = false;
     for (let f = 0; f < p; f++) {
       if (list !== null && !list.includes(f)) continue;
       offsets[s * p + f] = size;
@@ -45,7 +59,49 @@ export function makeLayout(
       size += ((numBins[f] as number) + 1) * width;
     }
   }
-  return { features: p, used, width, slots, offsets, size };
+  return { features: p, used, width, slots, offsets, stride: uniform ? stride : 0, featureOffset, size };
+}
+
+/**
+ * The rows of a pass that fall in an open slot, packed (grow-only buffers reused across calls: the
+ * loops below run synchronously and keep nothing). A level that has closed most of its nodes, or a
+ * boosting sample of 63% of the rows, then costs only its rows in the per-predictor loops.
+ */
+const packed = {
+  rows: new Int32Array(0),
+  base: new Int32Array(0),
+  a: new Float64Array(0),
+  b: new Float64Array(0),
+  c: new Float64Array(0),
+  k: new Int32Array(0),
+};
+
+function reserve(n: number): void {
+  if (packed.rows.length >= n) return;
+  const size = Math.max(n, packed.rows.length * 2);
+  packed.rows = new Int32Array(size);
+  packed.base = new Int32Array(size);
+  packed.a = new Float64Array(size);
+  packed.b = new Float64Array(size);
+  packed.c = new Float64Array(size);
+  packed.k = new Int32Array(size);
+}
+
+/** Packs the rows with a slot; `base` is the slot's block start (uniform layouts) or its offsets row. */
+function pack(layout: HistLayout, slot: Int32Array): number {
+  const n = slot.length;
+  reserve(n);
+  const { rows, base } = packed;
+  const step = layout.stride > 0 ? layout.stride : layout.features;
+  let m = 0;
+  for (let i = 0; i < n; i++) {
+    const s = slot[i] as number;
+    if (s < 0) continue;
+    rows[m] = i;
+    base[m] = s * step;
+    m++;
+  }
+  return m;
 }
 
 /**
@@ -62,33 +118,33 @@ export function accumulateClass(
   count: Float64Array | null,
   classes: number,
 ): void {
+  const m = pack(layout, slot);
+  const { rows, base, a, c: cnt, k: cls } = packed;
+  for (let j = 0; j < m; j++) {
+    const i = rows[j] as number;
+    a[j] = weight[i] as number;
+    cls[j] = y[i] as number;
+    if (count !== null) cnt[j] = count[i] as number;
+  }
   const p = layout.features;
   const width = layout.width;
   const offsets = layout.offsets;
-  const n = slot.length;
+  const uniform = layout.stride > 0;
   for (let f = 0; f < p; f++) {
     if (layout.used[f] === 0) continue;
     const c = codes[f] as Uint16Array;
-    if (count === null) {
-      for (let i = 0; i < n; i++) {
-        const s = slot[i] as number;
-        if (s < 0) continue;
-        const o = offsets[s * p + f] as number;
+    const fo = layout.featureOffset[f] as number;
+    for (let j = 0; j < m; j++) {
+      let o: number;
+      if (uniform) o = (base[j] as number) + fo;
+      else {
+        o = offsets[(base[j] as number) + f] as number;
         if (o < 0) continue;
-        const k = o + (c[i] as number) * width + (y[i] as number);
-        hist[k] = (hist[k] as number) + (weight[i] as number);
       }
-    } else {
-      for (let i = 0; i < n; i++) {
-        const s = slot[i] as number;
-        if (s < 0) continue;
-        const o = offsets[s * p + f] as number;
-        if (o < 0) continue;
-        const k = o + (c[i] as number) * width;
-        const j = k + (y[i] as number);
-        hist[j] = (hist[j] as number) + (weight[i] as number);
-        hist[k + classes] = (hist[k + classes] as number) + (count[i] as number);
-      }
+      const k = o + (c[rows[j] as number] as number) * width;
+      const at = k + (cls[j] as number);
+      hist[at] = (hist[at] as number) + (a[j] as number);
+      if (count !== null) hist[k + classes] = (hist[k + classes] as number) + (cnt[j] as number);
     }
   }
 }
@@ -103,25 +159,37 @@ export function accumulateMoments(
   weight: Float64Array,
   count: Float64Array | null,
 ): void {
+  const m = pack(layout, slot);
+  const { rows, base, a, b, c: cnt } = packed;
+  for (let j = 0; j < m; j++) {
+    const i = rows[j] as number;
+    const w = weight[i] as number;
+    a[j] = w;
+    b[j] = w * (y[i] as number);
+    cnt[j] = count === null ? 0 : (count[i] as number);
+  }
   const p = layout.features;
   const width = layout.width;
   const offsets = layout.offsets;
-  const n = slot.length;
+  const uniform = layout.stride > 0;
   for (let f = 0; f < p; f++) {
     if (layout.used[f] === 0) continue;
     const c = codes[f] as Uint16Array;
-    for (let i = 0; i < n; i++) {
-      const s = slot[i] as number;
-      if (s < 0) continue;
-      const o = offsets[s * p + f] as number;
-      if (o < 0) continue;
+    const fo = layout.featureOffset[f] as number;
+    for (let j = 0; j < m; j++) {
+      const i = rows[j] as number;
+      let o: number;
+      if (uniform) o = (base[j] as number) + fo;
+      else {
+        o = offsets[(base[j] as number) + f] as number;
+        if (o < 0) continue;
+      }
       const k = o + (c[i] as number) * width;
-      const w = weight[i] as number;
-      const wy = w * (y[i] as number);
-      hist[k] = (hist[k] as number) + w;
+      const wy = b[j] as number;
+      hist[k] = (hist[k] as number) + (a[j] as number);
       hist[k + 1] = (hist[k + 1] as number) + wy;
       hist[k + 2] = (hist[k + 2] as number) + wy * (y[i] as number);
-      if (count !== null) hist[k + 3] = (hist[k + 3] as number) + (count[i] as number);
+      if (count !== null) hist[k + 3] = (hist[k + 3] as number) + (cnt[j] as number);
     }
   }
 }
@@ -136,21 +204,32 @@ export function accumulateGradients(
   h: Float64Array,
   count: Float64Array,
 ): void {
+  const m = pack(layout, slot);
+  const { rows, base, a, b, c: cnt } = packed;
+  for (let j = 0; j < m; j++) {
+    const i = rows[j] as number;
+    a[j] = g[i] as number;
+    b[j] = h[i] as number;
+    cnt[j] = count[i] as number;
+  }
   const p = layout.features;
   const offsets = layout.offsets;
-  const n = slot.length;
+  const uniform = layout.stride > 0;
   for (let f = 0; f < p; f++) {
     if (layout.used[f] === 0) continue;
     const c = codes[f] as Uint16Array;
-    for (let i = 0; i < n; i++) {
-      const s = slot[i] as number;
-      if (s < 0) continue;
-      const o = offsets[s * p + f] as number;
-      if (o < 0) continue;
-      const k = o + (c[i] as number) * 3;
-      hist[k] = (hist[k] as number) + (g[i] as number);
-      hist[k + 1] = (hist[k + 1] as number) + (h[i] as number);
-      hist[k + 2] = (hist[k + 2] as number) + (count[i] as number);
+    const fo = layout.featureOffset[f] as number;
+    for (let j = 0; j < m; j++) {
+      let o: number;
+      if (uniform) o = (base[j] as number) + fo;
+      else {
+        o = offsets[(base[j] as number) + f] as number;
+        if (o < 0) continue;
+      }
+      const k = o + (c[rows[j] as number] as number) * 3;
+      hist[k] = (hist[k] as number) + (a[j] as number);
+      hist[k + 1] = (hist[k + 1] as number) + (b[j] as number);
+      hist[k + 2] = (hist[k + 2] as number) + (cnt[j] as number);
     }
   }
 }

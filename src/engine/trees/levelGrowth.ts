@@ -183,10 +183,12 @@ export function growLevel(
     const bins = growth.bins[best.feature] as BinsInfo;
     let threshold = 0;
     if (best.loLevels === null) {
-      threshold = splitThreshold(bins, best.lastLoBin, best.bin);
-      if (growth.thresholds === 'cut') {
-        // Bins lastLoBin + 1 .. bin - 1 are empty here: any cut between them splits the node alike.
+      if (growth.thresholds === 'midpoint') threshold = splitThreshold(bins, best.lastLoBin, best.bin);
+      else {
+        // Bins lastLoBin + 1 .. bin - 1 are empty here: any cut between them splits the node alike;
+        // take the one nearest the middle of the gap.
         const cuts = bins.cuts as number[];
+        threshold = ((cuts[best.lastLoBin] as number) + (cuts[best.bin - 1] as number)) / 2;
         let pick = best.lastLoBin + 1;
         for (let j = pick + 1; j <= best.bin; j++) {
           if (

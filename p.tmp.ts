@@ -1,0 +1,17 @@
+import { bTrees } from './src/engine/analyses/bTrees.ts';
+import { dTree } from './src/engine/analyses/dTree.ts';
+import { runInProcessDetailed } from './src/engine/runInProcess.ts';
+import { modelIO } from './test/engine/treeHelpers.ts';
+import { makeDataset, seededRandom } from './test/engine/helpers.ts';
+const n = 1_000_000;
+const next = seededRandom(1);
+const cols: any[] = [];
+const x = Array.from({ length: 8 }, () => Float64Array.from({ length: n }, () => next()));
+const f1 = Array.from({ length: n }, () => 'L' + Math.floor(next() * 10));
+const f2 = Array.from({ length: n }, () => 'L' + Math.floor(next() * 100));
+const y = Array.from({ length: n }, (_, i) => (next() < 1 / (1 + Math.exp(-(3 * (x[0]![i]! - 0.5) + 2 * Math.sin(6 * x[1]![i]!)))) ? 1 : 0));
+const ds = makeDataset([{ name: 'y', type: 'numeric', values: y }, ...x.map((v, j) => ({ name: `x${j + 1}`, type: 'numeric' as const, values: Array.from(v) })), { name: 'f1', type: 'factor', values: f1 }, { name: 'f2', type: 'factor', values: f2 }], 250000);
+console.log('data ready');
+const t0 = Date.now();
+const out = await runInProcessDetailed(bTrees, { formula: 'y ~ x1+x2+x3+x4+x5+x6+x7+x8+f1+f2', nTree: 5, maxDepth: 4, seed: 1 }, ds.meta, ds.chunks, { io: modelIO(), maxRounds: 1000 });
+console.log('bTrees', Date.now() - t0, 'ms', out.rounds, (out.result as any).trainLoss);
