@@ -2,7 +2,16 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Dictionary, Int32, makeData, makeVector, Table, tableToIPC, Utf8, vectorFromArray } from 'apache-arrow';
+import {
+  Dictionary,
+  Int32,
+  makeData,
+  makeVector,
+  Table,
+  tableToIPC,
+  Utf8,
+  vectorFromArray,
+} from 'apache-arrow';
 import type { BTreesModelBody, DTreeModelBody } from '../src/engine/models/treeScore.ts';
 import { predictBTrees, predictDTree } from '../src/engine/models/treeScore.ts';
 import { chunkPath } from '../src/storage/chunkFiles.ts';
@@ -33,7 +42,7 @@ interface Generated {
 }
 
 /** Rows of the benchmark's model: a logit with main effects, an interaction and factor effects. */
-function generate(rows: number, seed: number): Generated {
+export function generate(rows: number, seed: number): Generated {
   const next = seededRandom(seed);
   const x = Array.from({ length: NUMERIC }, () => new Float64Array(rows));
   const f = LEVELS.map(() => new Int32Array(rows));
@@ -44,7 +53,8 @@ function generate(rows: number, seed: number): Generated {
   });
   for (let i = 0; i < rows; i++) {
     for (let j = 0; j < NUMERIC; j++) (x[j] as Float64Array)[i] = next();
-    for (let k = 0; k < LEVELS.length; k++) (f[k] as Int32Array)[i] = Math.floor(next() * (LEVELS[k] as number));
+    for (let k = 0; k < LEVELS.length; k++)
+      (f[k] as Int32Array)[i] = Math.floor(next() * (LEVELS[k] as number));
     const x1 = (x[0] as Float64Array)[i] as number;
     const x2 = (x[1] as Float64Array)[i] as number;
     const x3 = (x[2] as Float64Array)[i] as number;
@@ -81,20 +91,28 @@ function factor(codes: Int32Array, levels: readonly string[]) {
 
 const levelNames = (k: number) => Array.from({ length: LEVELS[k] as number }, (_, l) => `L${l}`);
 
-function tableOf(data: Generated, from: number, to: number): Table {
+export function tableOf(data: Generated, from: number, to: number): Table {
   const vectors: Record<string, ReturnType<typeof makeVector>> = {};
   const y = (data.columns['y'] as Float64Array).subarray(from, to);
   vectors['y'] = makeVector(y);
   vectors['yf'] = factor(Int32Array.from(y), ['0', '1']);
-  for (let j = 1; j <= NUMERIC; j++) vectors[`x${j}`] = makeVector((data.columns[`x${j}`] as Float64Array).subarray(from, to));
+  for (let j = 1; j <= NUMERIC; j++)
+    vectors[`x${j}`] = makeVector((data.columns[`x${j}`] as Float64Array).subarray(from, to));
   LEVELS.forEach((_, k) => {
-    vectors[`f${k + 1}`] = factor((data.columns[`f${k + 1}`] as Int32Array).subarray(from, to), levelNames(k));
+    vectors[`f${k + 1}`] = factor(
+      (data.columns[`f${k + 1}`] as Int32Array).subarray(from, to),
+      levelNames(k),
+    );
   });
   return new Table(vectors);
 }
 
 /** Writes the rows straight into the store, chunk by chunk (import would take longer than the fits). */
-async function writeDataset(store: DatasetStore, data: Generated, rowsPerChunk: number): Promise<DatasetMeta> {
+async function writeDataset(
+  store: DatasetStore,
+  data: Generated,
+  rowsPerChunk: number,
+): Promise<DatasetMeta> {
   const staging = await store.createStaging();
   await mkdir(path.join(staging, 'chunks'), { recursive: true });
   const chunkRows: number[] = [];
@@ -109,15 +127,20 @@ async function writeDataset(store: DatasetStore, data: Generated, rowsPerChunk: 
   const variables: VarInfo[] = [
     { name: 'y', type: 'numeric', low: 0, high: 1, missing: 0 },
     { name: 'yf', type: 'factor', low: 0, high: 1, missing: 0, levels: ['0', '1'] },
-    ...Array.from({ length: NUMERIC }, (_, j): VarInfo => ({ name: `x${j + 1}`, type: 'numeric', low: 0, high: 1, missing: 0 })),
-    ...LEVELS.map((levels, k): VarInfo => ({
-      name: `f${k + 1}`,
-      type: 'factor',
-      low: 0,
-      high: levels - 1,
-      missing: 0,
-      levels: levelNames(k),
-    })),
+    ...Array.from(
+      { length: NUMERIC },
+      (_, j): VarInfo => ({ name: `x${j + 1}`, type: 'numeric', low: 0, high: 1, missing: 0 }),
+    ),
+    ...LEVELS.map(
+      (levels, k): VarInfo => ({
+        name: `f${k + 1}`,
+        type: 'factor',
+        low: 0,
+        high: levels - 1,
+        missing: 0,
+        levels: levelNames(k),
+      }),
+    ),
   ];
   const meta: DatasetMeta = {
     id: newId('ds'),
@@ -137,7 +160,7 @@ async function writeDataset(store: DatasetStore, data: Generated, rowsPerChunk: 
 }
 
 /** Area under the ROC curve (ties counted half), by sorting. */
-function auc(scores: Float64Array, labels: Float64Array): number {
+export function auc(scores: Float64Array, labels: Float64Array): number {
   const order = Array.from(scores.keys()).sort((a, b) => (scores[a] as number) - (scores[b] as number));
   let positives = 0;
   let rankSum = 0;
@@ -168,7 +191,10 @@ function load(): string {
 
 export async function benchTrees(): Promise<void> {
   const rows = Number(process.env['BENCH_ROWS'] ?? 1_000_000);
-  const [boostTrees, boostDepth] = (process.env['BENCH_TREES_BOOST'] ?? '20,4').split(',').map(Number) as [number, number];
+  const [boostTrees, boostDepth] = (process.env['BENCH_TREES_BOOST'] ?? '20,4').split(',').map(Number) as [
+    number,
+    number,
+  ];
   const server = await startServer();
   try {
     const store = new Store(server.config.dataDir);
@@ -186,7 +212,11 @@ export async function benchTrees(): Promise<void> {
     const jobs = [
       {
         label: 'dTree depth 6',
-        body: { type: 'dTree', dataset: meta.id, params: { formula: `yf ~ ${predictors}`, maxDepth: 6, xVal: 0, cp: 0 } },
+        body: {
+          type: 'dTree',
+          dataset: meta.id,
+          params: { formula: `yf ~ ${predictors}`, maxDepth: 6, xVal: 0, cp: 0 },
+        },
         score: async (id: string) => {
           const model = await models.get('local', id);
           const predicted = predictDTree(model?.body as DTreeModelBody, holdoutTable);
@@ -218,12 +248,19 @@ export async function benchTrees(): Promise<void> {
     const tiny = await writeDataset(store, generate(1000, 3), 1000);
     for (const workers of [1, 2]) {
       await server.startWorkers(1);
-      const tinyBody = { type: 'dTree', dataset: tiny.id, params: { formula: `yf ~ ${predictors}`, maxDepth: 8, xVal: 0, minSplit: 2, minBucket: 1 } };
+      const tinyBody = {
+        type: 'dTree',
+        dataset: tiny.id,
+        params: { formula: `yf ~ ${predictors}`, maxDepth: 8, xVal: 0, minSplit: 2, minBucket: 1 },
+      };
       await runJob(server.url, tinyBody);
       const tinyStart = process.hrtime.bigint();
       const tinyResult = await runJob<{ passes: number }>(server.url, tinyBody);
       const tinySeconds = Number(process.hrtime.bigint() - tinyStart) / 1e9;
-      report(`${workers} worker(s): time per pass, 1000-row dataset`, `${((tinySeconds / tinyResult.passes) * 1000).toFixed(1)} ms (${tinyResult.passes} passes)`);
+      report(
+        `${workers} worker(s): time per pass, 1000-row dataset`,
+        `${((tinySeconds / tinyResult.passes) * 1000).toFixed(1)} ms (${tinyResult.passes} passes)`,
+      );
       for (const job of jobs) {
         const start = process.hrtime.bigint();
         const result = await runJob<{ passes: number; modelId: string }>(server.url, job.body);

@@ -356,6 +356,26 @@ describe('dTree on generated data', () => {
     assert.equal(dropped.result.nMissing, missing);
   });
 
+  it('keeps the fractions of a numeric predictor whose low and high are whole numbers apart', async () => {
+    const next = seededRandom(12);
+    const n = 30_000;
+    // Fractional values between the whole-number extremes 0 and 10.
+    const x = Array.from({ length: n }, (_, i) => (i === 0 ? 0 : i === 1 ? 10 : next() * 10));
+    const y = x.map((v) => (v < 3.3 ? 0 : 5) + next());
+    const dataset = makeDataset(
+      [
+        { name: 'y', type: 'numeric', values: y },
+        { name: 'x', type: 'numeric', values: x },
+      ],
+      10_000,
+    );
+    assert.equal(dataset.meta.variables[1]?.low, 0);
+    assert.equal(dataset.meta.variables[1]?.high, 10);
+    const { result } = await fit({ formula: 'y ~ x', maxDepth: 1, xVal: 0 }, dataset);
+    const root = result.nodes[0] as DTreeResult['nodes'][number];
+    assert.ok(Math.abs((root.cutpoint as number) - 3.3) < 0.1, `cut ${root.cutpoint}`);
+  });
+
   it('frequency weights equal replicated rows', async () => {
     const base = await kyphosis(81);
     const rows = base.chunks[0]?.table.numRows as number;

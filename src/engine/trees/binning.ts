@@ -39,7 +39,9 @@ export function sketchSpecFor(
   return planBins(info, {
     maxIntegerBins: SKETCH_INTEGER_BINS,
     numNumericBreaks: Math.max(4096, 4 * maxNumBins),
-    integerBinsForNumeric: true,
+    // A numeric variable with whole-number low / high may still hold fractions: range bins (each with
+    // its min and max) keep every value apart; only integer-typed variables get one bin per integer.
+    integerBinsForNumeric: false,
   });
 }
 

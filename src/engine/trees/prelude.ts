@@ -21,6 +21,8 @@ export interface PreludeState {
   /** Per predictor: the numeric range the sketch is planned on (null for factors). */
   ranges: Array<{ low: number; high: number } | null>;
   specs: Array<BinSpec | null>;
+  /** Per predictor: the type its values have (integer types get one sketch bin per integer). */
+  types: string[];
   /** maxNumBins as given (null = RevoScaleR's default from the number of observations). */
   maxNumBins: number | null;
 }
@@ -70,16 +72,27 @@ export function preludeInit(data: TreeDataPlan, meta: DatasetMeta, maxNumBins: n
     return { low: info.low, high: info.high };
   });
   const needsRange = data.features.some((f, i) => f.kind === 'numeric' && ranges[i] === null);
-  const state: PreludeState = { phase: needsRange ? 'range' : 'sketch', ranges, specs: [], maxNumBins };
+  const types = data.features.map((_, f) => typeOf(data, f, meta));
+  const state: PreludeState = {
+    phase: needsRange ? 'range' : 'sketch',
+    ranges,
+    specs: [],
+    types,
+    maxNumBins,
+  };
   if (!needsRange) state.specs = planSpecs(data, state, meta.numRows);
   return state;
 }
 
-function typeOf(data: TreeDataPlan, f: number): string {
+/** The variable type a predictor's values have (N() codes and F() are integers). */
+function typeOf(
+  data: TreeDataPlan,
+  f: number,
+  meta: { variables: readonly { name: string; type: string }[] },
+): string {
   const source = data.features[f]?.source;
-  // N() codes and F()'s are integers; a variable is planned by its type through planBins.
   if (source === undefined || source.kind !== 'variable') return 'integer';
-  return 'numeric';
+  return meta.variables.find((v) => v.name === source.name)?.type ?? 'numeric';
 }
 
 function planSpecs(data: TreeDataPlan, state: PreludeState, numRows: number): Array<BinSpec | null> {
@@ -87,7 +100,7 @@ function planSpecs(data: TreeDataPlan, state: PreludeState, numRows: number): Ar
   return data.features.map((feature, f) => {
     const range = state.ranges[f];
     if (feature.kind !== 'numeric' || range === null || range === undefined) return null;
-    return sketchSpecFor(range.low, range.high, typeOf(data, f), binsHint);
+    return sketchSpecFor(range.low, range.high, state.types[f] as string, binsHint);
   });
 }
 
