@@ -108,7 +108,13 @@ export function tableOf(data: Generated, from: number, to: number): Table {
 }
 
 /** Writes the rows straight into the store, chunk by chunk (import would take longer than the fits). */
-export async function writeDatasetForTest(store: DatasetStore, data: Generated, rowsPerChunk: number): Promise<DatasetMeta> { return writeDataset(store, data, rowsPerChunk); }
+export async function writeDatasetForTest(
+  store: DatasetStore,
+  data: Generated,
+  rowsPerChunk: number,
+): Promise<DatasetMeta> {
+  return writeDataset(store, data, rowsPerChunk);
+}
 async function writeDataset(
   store: DatasetStore,
   data: Generated,

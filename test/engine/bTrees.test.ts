@@ -4,6 +4,7 @@ import { Value } from 'typebox/value';
 import { type BTreesResult, BTreesResultSchema, bTrees } from '../../src/engine/analyses/bTrees.ts';
 import { type BTreesModelBody, predictBTrees } from '../../src/engine/models/treeScore.ts';
 import { runInProcess, runInProcessDetailed } from '../../src/engine/runInProcess.ts';
+import { setPassBudget } from '../../src/engine/trees/levelGrowth.ts';
 import { UserError } from '../../src/userError.ts';
 import { irisDataset, makeDataset, seededRandom, type TestDataset } from './helpers.ts';
 import { modelIO } from './treeHelpers.ts';
@@ -215,6 +216,28 @@ describe('bTrees', () => {
     assert.deepEqual(a.body.trees, b.body.trees);
     assert.deepEqual(a.result.trainLoss, b.result.trainLoss);
     assert.notDeepEqual(a.result.trainLoss, c.result.trainLoss);
+  });
+
+  it('gives the same model when a level is split over several passes', async () => {
+    const iris = await irisDataset(50);
+    const params = {
+      formula: 'Species ~ Sepal.Length + Sepal.Width + Petal.Length + Petal.Width',
+      lossFunction: 'multinomial',
+      nTree: 3,
+      maxDepth: 3,
+      minSplit: 4,
+      seed: 2,
+    };
+    const whole = await fit(params, iris);
+    const previous = setPassBudget(1);
+    try {
+      const sliced = await fit(params, iris);
+      assert.deepEqual(sliced.body, whole.body);
+      assert.deepEqual(sliced.result.trainLoss, whole.result.trainLoss);
+      assert.ok(sliced.result.passes > whole.result.passes);
+    } finally {
+      setPassBudget(previous);
+    }
   });
 
   it('refuses responses its loss cannot take', async () => {

@@ -4,6 +4,7 @@ import { Value } from 'typebox/value';
 import { type DTreeResult, DTreeResultSchema, dTree } from '../../src/engine/analyses/dTree.ts';
 import { type DTreeModelBody, predictDTree } from '../../src/engine/models/treeScore.ts';
 import { runInProcess, runInProcessDetailed } from '../../src/engine/runInProcess.ts';
+import { setPassBudget } from '../../src/engine/trees/levelGrowth.ts';
 import { UserError } from '../../src/userError.ts';
 import { type ColumnSpec, makeDataset, referenceJson, seededRandom, type TestDataset } from './helpers.ts';
 import { kyphosis, modelIO } from './treeHelpers.ts';
@@ -440,6 +441,23 @@ describe('dTree on generated data', () => {
     const chosen = table.find((row) => (row.xerror as number) <= limit) as (typeof table)[number];
     assert.equal(pruned.result.pruneCp, chosen.cp);
     assert.equal(pruned.result.nodes.filter((node) => !node.leaf).length, chosen.nsplit);
+  });
+});
+
+describe('dTree levels larger than one pass', () => {
+  it('grows the same tree when a level is split over several passes', async () => {
+    const dataset = await kyphosis(20);
+    const params = { ...KYPHOSIS_RPART, xVal: 3, cp: 0 };
+    const whole = await fit(params, dataset);
+    const previous = setPassBudget(1);
+    try {
+      const sliced = await fit(params, dataset);
+      assert.deepEqual(sliced.result.nodes, whole.result.nodes);
+      assert.deepEqual(sliced.result.cptable, whole.result.cptable);
+      assert.ok(sliced.rounds > whole.rounds, `${sliced.rounds} passes vs ${whole.rounds}`);
+    } finally {
+      setPassBudget(previous);
+    }
   });
 });
 

@@ -14,10 +14,11 @@ import {
   type BinsInfo,
   fillSlots,
   growLevel,
+  type PassSlots,
+  passSlots,
   refreshOpenStats,
   rowPositions,
   slotOfNodes,
-  slotsOf,
 } from '../trees/levelGrowth.ts';
 import {
   type PreludeOutcome,
@@ -344,11 +345,16 @@ function gradientsOf(prepared: PreparedChunk, state: BTreesState, fit: Fit, miss
   return out;
 }
 
-function layoutOf(fit: Fit): HistLayout {
+function passOf(fit: Fit): PassSlots {
+  const stride = fit.prelude.bins.reduce((sum, b) => sum + (b.numBins + 1) * 3, 0);
+  return passSlots(fit.current, () => stride);
+}
+
+function layoutOf(fit: Fit, pass: PassSlots): HistLayout {
   return makeLayout(
     fit.prelude.bins.map((b) => b.numBins),
     3,
-    slotsOf(fit.current).length,
+    pass.slots.length,
     () => null,
   );
 }
@@ -361,15 +367,17 @@ function mapGrow(chunk: Chunk, state: BTreesState, fit: Fit): BTreesPartial {
   const prepared = preparedFor(state.nonce, chunk, state.data, fit.prelude.bins);
   const missing = missingCodes(fit.prelude.bins);
   const gradients = gradientsOf(prepared, state, fit, missing);
-  const layout = layoutOf(fit);
+  const pass = passOf(fit);
+  const layout = layoutOf(fit, pass);
   const hist = new Float64Array(layout.size);
   const slot = new Int32Array(prepared.numRows);
   const account = (delta: number) => preparedChunks.account(prepared, delta);
   let firstSlot = 0;
   fit.current.forEach((tree, c) => {
-    const nodeSlots = slotOfNodes(tree, firstSlot);
-    firstSlot += tree.open.length;
-    if (tree.open.length === 0) return;
+    const count = pass.counts[c] as number;
+    const nodeSlots = slotOfNodes(tree, firstSlot, count);
+    firstSlot += count;
+    if (count === 0) return;
     const positions = rowPositions(prepared, `pos${c}`, String(fit.iteration), tree, missing, account);
     fillSlots(slot, positions, nodeSlots, gradients.count, null);
     accumulateGradients(
@@ -488,37 +496,44 @@ function leafValue(options: Options, stats: ArrayLike<number>): number {
 
 function finalizeGrow(partial: BTreesPartial & { kind: 'grow' }, state: BTreesState, fit: Fit): void {
   const { options, data } = state;
-  const layout = layoutOf(fit);
+  const pass = passOf(fit);
+  const layout = layoutOf(fit, pass);
   if (fit.level === 0) fit.trainLoss.push(partial.weight > 0 ? partial.loss / partial.weight : null);
   const numBins = fit.prelude.bins.map((b) => b.numBins);
-  refreshOpenStats(fit.current, partial.hist, layout, numBins);
+  refreshOpenStats(fit.current, partial.hist, layout, numBins, pass);
   const criterion: Criterion = { kind: 'gradient', lambda: options.lambda };
-  growLevel(fit.current, partial.hist, layout, {
-    rules: {
-      criterion,
-      minBucket: fit.minBucket,
-      kinds: data.features.map((f) => f.kind),
-      numBins,
+  growLevel(
+    fit.current,
+    partial.hist,
+    layout,
+    {
+      rules: {
+        criterion,
+        minBucket: fit.minBucket,
+        kinds: data.features.map((f) => f.kind),
+        numBins,
+      },
+      bins: fit.prelude.bins,
+      canSplit: (_t, stats, depth) => {
+        const count = countOf(criterion, stats, 0);
+        return (
+          depth < options.maxDepth &&
+          count >= fit.minSplit &&
+          count >= 2 * fit.minBucket &&
+          (stats[1] as number) > 0
+        );
+      },
+      minGain: () => Math.max(0, 1e-10 * fit.maxGain),
+      rpartDirection: false,
+      thresholds: 'cut',
+      wantPerFeature: false,
+      onSplit: (_t, _node, _search, choice) => {
+        fit.maxGain = Math.max(fit.maxGain, choice.gain);
+        fit.importance[choice.feature] = (fit.importance[choice.feature] as number) + choice.gain;
+      },
     },
-    bins: fit.prelude.bins,
-    canSplit: (_t, stats, depth) => {
-      const count = countOf(criterion, stats, 0);
-      return (
-        depth < options.maxDepth &&
-        count >= fit.minSplit &&
-        count >= 2 * fit.minBucket &&
-        (stats[1] as number) > 0
-      );
-    },
-    minGain: () => Math.max(0, 1e-10 * fit.maxGain),
-    rpartDirection: false,
-    thresholds: 'cut',
-    wantPerFeature: false,
-    onSplit: (_t, _node, _search, choice) => {
-      fit.maxGain = Math.max(fit.maxGain, choice.gain);
-      fit.importance[choice.feature] = (fit.importance[choice.feature] as number) + choice.gain;
-    },
-  });
+    pass,
+  );
   fit.level++;
   if (fit.current.some((tree) => tree.open.length > 0)) return;
   // The iteration is complete: its trees join the model.

@@ -20,10 +20,11 @@ import {
   type BinsInfo,
   fillSlots,
   growLevel,
+  type PassSlots,
+  passSlots,
   refreshOpenStats,
   rowPositions,
   slotOfNodes,
-  slotsOf,
 } from '../trees/levelGrowth.ts';
 import {
   type PreludeOutcome,
@@ -254,15 +255,28 @@ export function nodeFeatures(seed: number, tree: number, nodeNum: number, p: num
   return order.slice(0, mTry).sort((a, b) => a - b);
 }
 
-function layoutOf(state: DForestState, fit: Fit): HistLayout {
-  const slots = slotsOf(fit.trees);
+/** The nodes this pass searches, each with its mTry predictors' histograms. */
+function passOf(state: DForestState, fit: Fit): PassSlots {
+  const p = state.data.features.length;
+  const width = statWidth(fit.criterion);
+  const blocks = fit.prelude.bins.map((b) => (b.numBins + 1) * width);
+  return passSlots(fit.trees, (t, node) => {
+    const nodeNum = (fit.trees[t] as GrowTree).nodeNum[node] as number;
+    return nodeFeatures(state.options.seed, t, nodeNum, p, state.options.mTry).reduce(
+      (sum, f) => sum + (blocks[f] as number),
+      0,
+    );
+  });
+}
+
+function layoutOf(state: DForestState, fit: Fit, pass: PassSlots): HistLayout {
   const p = state.data.features.length;
   return makeLayout(
     fit.prelude.bins.map((b) => b.numBins),
     statWidth(fit.criterion),
-    slots.length,
+    pass.slots.length,
     (s) => {
-      const { tree, node } = slots[s] as { tree: number; node: number };
+      const { tree, node } = pass.slots[s] as { tree: number; node: number };
       const nodeNum = (fit.trees[tree] as GrowTree).nodeNum[node] as number;
       return nodeFeatures(state.options.seed, tree, nodeNum, p, state.options.mTry);
     },
@@ -309,7 +323,8 @@ function centredResponse(prepared: PreparedChunk, center: number): Float64Array 
 function mapGrow(chunk: Chunk, state: DForestState, fit: Fit): DForestPartial {
   const prepared = preparedFor(state.nonce, chunk, state.data, fit.prelude.bins);
   const boot = bootstrapOf(prepared, state.options);
-  const layout = layoutOf(state, fit);
+  const pass = passOf(state, fit);
+  const layout = layoutOf(state, fit, pass);
   const hist = new Float64Array(layout.size);
   const missing = missingCodes(fit.prelude.bins);
   const n = prepared.numRows;
@@ -320,9 +335,10 @@ function mapGrow(chunk: Chunk, state: DForestState, fit: Fit): DForestPartial {
   const y = fit.criterion.kind === 'moments' ? centredResponse(prepared, fit.center) : null;
   let firstSlot = 0;
   fit.trees.forEach((tree, t) => {
-    const nodeSlots = slotOfNodes(tree, firstSlot);
-    firstSlot += tree.open.length;
-    if (tree.open.length === 0) return;
+    const inPass = pass.counts[t] as number;
+    const nodeSlots = slotOfNodes(tree, firstSlot, inPass);
+    firstSlot += inPass;
+    if (inPass === 0) return;
     const drawn = boot[t] as Uint8Array;
     const positions = rowPositions(prepared, `pos${t}`, '', tree, missing, account);
     fillSlots(slot, positions, nodeSlots, prepared.weight, (i) => drawn[i] === 0);
@@ -487,33 +503,43 @@ function impure(fit: Fit, stats: ArrayLike<number>): boolean {
 
 function finalizeGrow(partial: DForestPartial & { kind: 'grow' }, state: DForestState, fit: Fit): void {
   const { options, data } = state;
-  const layout = layoutOf(state, fit);
+  const pass = passOf(state, fit);
+  const layout = layoutOf(state, fit, pass);
   const numBins = fit.prelude.bins.map((b) => b.numBins);
-  refreshOpenStats(fit.trees, partial.hist, layout, numBins);
+  refreshOpenStats(fit.trees, partial.hist, layout, numBins, pass);
   const maxGain = fit.trees.map(() => 0);
-  growLevel(fit.trees, partial.hist, layout, {
-    rules: {
-      criterion: fit.criterion,
-      minBucket: fit.minBucket,
-      kinds: data.features.map((f) => f.kind),
-      numBins,
+  growLevel(
+    fit.trees,
+    partial.hist,
+    layout,
+    {
+      rules: {
+        criterion: fit.criterion,
+        minBucket: fit.minBucket,
+        kinds: data.features.map((f) => f.kind),
+        numBins,
+      },
+      bins: fit.prelude.bins,
+      canSplit: (_t, stats, depth) => {
+        const count = countOf(fit.criterion, stats, 0);
+        return (
+          depth < options.maxDepth &&
+          count >= fit.minSplit &&
+          count >= 2 * fit.minBucket &&
+          impure(fit, stats)
+        );
+      },
+      minGain: (t) => Math.max(0, 1e-10 * (maxGain[t] as number)),
+      rpartDirection: false,
+      thresholds: 'cut',
+      wantPerFeature: false,
+      onSplit: (t, _node, _search, choice) => {
+        maxGain[t] = Math.max(maxGain[t] as number, choice.gain);
+        fit.importance[choice.feature] = (fit.importance[choice.feature] as number) + choice.gain;
+      },
     },
-    bins: fit.prelude.bins,
-    canSplit: (_t, stats, depth) => {
-      const count = countOf(fit.criterion, stats, 0);
-      return (
-        depth < options.maxDepth && count >= fit.minSplit && count >= 2 * fit.minBucket && impure(fit, stats)
-      );
-    },
-    minGain: (t) => Math.max(0, 1e-10 * (maxGain[t] as number)),
-    rpartDirection: false,
-    thresholds: 'cut',
-    wantPerFeature: false,
-    onSplit: (t, _node, _search, choice) => {
-      maxGain[t] = Math.max(maxGain[t] as number, choice.gain);
-      fit.importance[choice.feature] = (fit.importance[choice.feature] as number) + choice.gain;
-    },
-  });
+    pass,
+  );
 }
 
 async function finalize(

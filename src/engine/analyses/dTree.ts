@@ -28,10 +28,11 @@ import {
   type BinsInfo,
   fillSlots,
   growLevel,
+  type PassSlots,
+  passSlots,
   refreshOpenStats,
   rowPositions,
   slotOfNodes,
-  slotsOf,
   splitThreshold,
 } from '../trees/levelGrowth.ts';
 import {
@@ -417,12 +418,17 @@ function missingCodes(bins: readonly BinsInfo[]): Int32Array {
   return Int32Array.from(bins.map((b) => b.numBins));
 }
 
-function layoutOf(fit: Fit): HistLayout {
-  const slots = slotsOf(fit.trees).length;
+/** The nodes this pass searches (every open node, unless their histograms would be too large). */
+function passOf(fit: Fit): PassSlots {
+  const stride = fit.prelude.bins.reduce((sum, b) => sum + (b.numBins + 1) * statWidth(fit.criterion), 0);
+  return passSlots(fit.trees, () => stride);
+}
+
+function layoutOf(fit: Fit, pass: PassSlots): HistLayout {
   return makeLayout(
     fit.prelude.bins.map((b) => b.numBins),
     statWidth(fit.criterion),
-    slots,
+    pass.slots.length,
     () => null,
   );
 }
@@ -456,7 +462,8 @@ function centredResponse(prepared: PreparedChunk, center: number): Float64Array 
 
 function mapGrow(chunk: Chunk, state: DTreeState, fit: Fit): DTreePartial {
   const prepared = preparedFor(state.nonce, chunk, state.data, fit.prelude.bins);
-  const layout = layoutOf(fit);
+  const pass = passOf(fit);
+  const layout = layoutOf(fit, pass);
   const hist = new Float64Array(layout.size);
   const missing = missingCodes(fit.prelude.bins);
   const slot = new Int32Array(prepared.numRows);
@@ -465,9 +472,10 @@ function mapGrow(chunk: Chunk, state: DTreeState, fit: Fit): DTreePartial {
   const countStat = state.data.weights?.kind === 'pweights' ? prepared.count : null;
   let firstSlot = 0;
   fit.trees.forEach((tree, t) => {
-    const nodeSlots = slotOfNodes(tree, firstSlot);
-    firstSlot += tree.open.length;
-    if (tree.open.length === 0) return;
+    const count = pass.counts[t] as number;
+    const nodeSlots = slotOfNodes(tree, firstSlot, count);
+    firstSlot += count;
+    if (count === 0) return;
     const positions = rowPositions(prepared, `pos${t}`, '', tree, missing, account);
     const fold = t - 1;
     fillSlots(
@@ -676,7 +684,7 @@ function growthRules(state: DTreeState, fit: Fit) {
     rpartDirection: true,
     // Every used row takes part in the main tree's histograms: rpart's midpoints are exact for all.
     thresholds: 'midpoint' as const,
-    wantPerFeature: options.maxCompete > 0 || data.features.some((f) => f.kind === 'factor'),
+    wantPerFeature: options.maxCompete > 0,
     onSplit: (
       t: number,
       node: number,
@@ -741,12 +749,14 @@ function describeCandidate(
 }
 
 function finalizeGrow(partial: DTreePartial & { kind: 'grow' }, state: DTreeState, fit: Fit): DTreeState {
-  const layout = layoutOf(fit);
+  const pass = passOf(fit);
+  const layout = layoutOf(fit, pass);
   refreshOpenStats(
     fit.trees,
     partial.hist,
     layout,
     fit.prelude.bins.map((b) => b.numBins),
+    pass,
   );
   if (fit.alpha === null) {
     const root = (fit.trees[0] as GrowTree).stats[0] as number[];
@@ -757,7 +767,7 @@ function finalizeGrow(partial: DTreePartial & { kind: 'grow' }, state: DTreeStat
       total > 0 ? (alpha * weightOf(fit.criterion, tree.stats[0] as number[], 0)) / total : alpha,
     );
   }
-  growLevel(fit.trees, partial.hist, layout, growthRules(state, fit));
+  growLevel(fit.trees, partial.hist, layout, growthRules(state, fit), pass);
   fit.level++;
   return { ...state, fit };
 }
@@ -825,7 +835,7 @@ async function finalize(
         state: {
           ...next,
           phase: 'xval',
-          xval: { thresholds: thresholds.map((x, i) => (i === 0 ? x : x)), folds },
+          xval: { thresholds, folds },
         },
         message: 'cross-validating the cp table',
       };

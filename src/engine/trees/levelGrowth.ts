@@ -22,13 +22,50 @@ export interface Slot {
   node: number;
 }
 
-/** Slots of a pass: the open nodes of every tree, tree by tree. */
-export function slotsOf(trees: readonly GrowTree[]): Slot[] {
+/** The slots of one pass, and how many of each tree's open nodes (a prefix of its list) they are. */
+export interface PassSlots {
+  slots: Slot[];
+  counts: number[];
+}
+
+/**
+ * Largest histogram one pass builds, in doubles (16 MB; about 21 MB once encoded). A level with more
+ * open nodes than fit takes several passes, its nodes in order, so partials stay a size Redis and the
+ * coordinator handle whatever maxDepth and the data allow. The tree grown is the same either way.
+ */
+export const MAX_PASS_DOUBLES = 2_000_000;
+
+let passBudget = MAX_PASS_DOUBLES;
+
+/** Changes the per-pass histogram budget (tests use a tiny one to exercise multi-pass levels). */
+export function setPassBudget(doubles: number): number {
+  const previous = passBudget;
+  passBudget = doubles;
+  return previous;
+}
+
+/**
+ * Slots of a pass: the open nodes of every tree, tree by tree, as many as fit in `budget` doubles
+ * (always at least one). `doublesOf(tree, node)` is a node's histogram size.
+ */
+export function passSlots(
+  trees: readonly GrowTree[],
+  doublesOf: (tree: number, node: number) => number,
+  budget = passBudget,
+): PassSlots {
   const slots: Slot[] = [];
-  trees.forEach((tree, t) => {
-    for (const node of tree.open) slots.push({ tree: t, node });
-  });
-  return slots;
+  const counts = trees.map(() => 0);
+  let used = 0;
+  for (let t = 0; t < trees.length; t++) {
+    for (const node of (trees[t] as GrowTree).open) {
+      const size = doublesOf(t, node);
+      if (slots.length > 0 && used + size > budget) return { slots, counts };
+      slots.push({ tree: t, node });
+      counts[t] = (counts[t] as number) + 1;
+      used += size;
+    }
+  }
+  return { slots, counts };
 }
 
 /** The raw threshold of a numeric split: halfway between the data either side (rpart's midpoint). */
@@ -78,12 +115,10 @@ export function rowPositions(
   return entry.positions;
 }
 
-/** slot of each node of `tree` (-1 when the node is not open this pass). */
-export function slotOfNodes(tree: GrowTree, firstSlot: number): Int32Array {
+/** Slot of each node of `tree` (-1 when the node is not searched this pass): its first `count` open nodes. */
+export function slotOfNodes(tree: GrowTree, firstSlot: number, count: number): Int32Array {
   const out = new Int32Array(tree.feature.length).fill(-1);
-  tree.open.forEach((node, j) => {
-    out[node] = firstSlot + j;
-  });
+  for (let j = 0; j < count; j++) out[tree.open[j] as number] = firstSlot + j;
   return out;
 }
 
@@ -140,10 +175,11 @@ export function refreshOpenStats(
   hist: Float64Array,
   layout: HistLayout,
   numBins: ArrayLike<number>,
+  pass: PassSlots,
 ): void {
   const width = layout.width;
   const p = layout.features;
-  slotsOf(trees).forEach(({ tree, node }, s) => {
+  pass.slots.forEach(({ tree, node }, s) => {
     for (let f = 0; f < p; f++) {
       const at = layout.offsets[s * p + f] as number;
       if (at < 0) continue;
@@ -165,8 +201,9 @@ export function growLevel(
   hist: Float64Array,
   layout: HistLayout,
   growth: LevelGrowth,
+  pass: PassSlots,
 ): number {
-  const slots = slotsOf(trees);
+  const slots = pass.slots;
   const p = layout.features;
   let splits = 0;
   const nextOpen: number[][] = trees.map(() => []);
@@ -211,8 +248,9 @@ export function growLevel(
     if (growth.canSplit(t, best.lo, depth)) (nextOpen[t] as number[]).push(lo);
     if (growth.canSplit(t, best.hi, depth)) (nextOpen[t] as number[]).push(hi);
   });
+  // Nodes this pass did not reach stay first in line; the new children follow.
   trees.forEach((tree, t) => {
-    tree.open = nextOpen[t] as number[];
+    tree.open = [...tree.open.slice(pass.counts[t] as number), ...(nextOpen[t] as number[])];
   });
   return splits;
 }
