@@ -11,15 +11,19 @@ import { planTreeData, type TreeDataPlan } from '../trees/data.ts';
 import { advancePositions, type GrowTree, newTree } from '../trees/growTree.ts';
 import { accumulateGradients, addHistograms, type HistLayout, makeLayout } from '../trees/histogram.ts';
 import {
+  assembleHistogram,
   type BinsInfo,
+  builtSlots,
   fillSlots,
   growLevel,
+  nodeSlotsOf,
   type PassSlots,
   passSlots,
   refreshOpenStats,
   rowPositions,
-  slotOfNodes,
+  stopDeriving,
 } from '../trees/levelGrowth.ts';
+import { parentBlocks } from '../trees/parentBlocks.ts';
 import {
   type PreludeOutcome,
   type PreludePartial,
@@ -350,11 +354,11 @@ function passOf(fit: Fit): PassSlots {
   return passSlots(fit.current, () => stride);
 }
 
-function layoutOf(fit: Fit, pass: PassSlots): HistLayout {
+function layoutOf(fit: Fit, slots: number): HistLayout {
   return makeLayout(
     fit.prelude.bins.map((b) => b.numBins),
     3,
-    pass.slots.length,
+    slots,
     () => null,
   );
 }
@@ -368,18 +372,16 @@ function mapGrow(chunk: Chunk, state: BTreesState, fit: Fit): BTreesPartial {
   const missing = missingCodes(fit.prelude.bins);
   const gradients = gradientsOf(prepared, state, fit, missing);
   const pass = passOf(fit);
-  const layout = layoutOf(fit, pass);
+  const built = builtSlots(fit.current, pass);
+  const layout = layoutOf(fit, built.length);
   const hist = new Float64Array(layout.size);
   const slot = new Int32Array(prepared.numRows);
   const account = (delta: number) => preparedChunks.account(prepared, delta);
-  let firstSlot = 0;
+  const nodeSlots = nodeSlotsOf(fit.current, pass, true);
   fit.current.forEach((tree, c) => {
-    const count = pass.counts[c] as number;
-    const nodeSlots = slotOfNodes(tree, firstSlot, count);
-    firstSlot += count;
-    if (count === 0) return;
+    if (!built.some((b) => b.tree === c)) return;
     const positions = rowPositions(prepared, `pos${c}`, String(fit.iteration), tree, missing, account);
-    fillSlots(slot, positions, nodeSlots, gradients.count, null);
+    fillSlots(slot, positions, nodeSlots[c] as Int32Array, gradients.count, null);
     accumulateGradients(
       hist,
       layout,
@@ -494,17 +496,36 @@ function leafValue(options: Options, stats: ArrayLike<number>): number {
   return h > 0 ? (-options.learningRate * g) / h : 0;
 }
 
-function finalizeGrow(partial: BTreesPartial & { kind: 'grow' }, state: BTreesState, fit: Fit): void {
+/** One pass of growth; false when it must be run again (a parent's histogram was lost). */
+async function finalizeGrow(
+  partial: BTreesPartial & { kind: 'grow' },
+  state: BTreesState,
+  fit: Fit,
+  io: FinalizeContext['io'],
+): Promise<boolean> {
   const { options, data } = state;
   const pass = passOf(fit);
-  const layout = layoutOf(fit, pass);
+  const layout = layoutOf(fit, pass.slots.length);
+  const store = await parentBlocks(io, state.nonce);
+  const hist = await assembleHistogram(
+    fit.current,
+    pass,
+    partial.hist,
+    layoutOf(fit, builtSlots(fit.current, pass).length),
+    layout,
+    (t, node) => store.take(t, node),
+  );
+  if (hist === null) {
+    stopDeriving(fit.current, pass);
+    return false;
+  }
   if (fit.level === 0) fit.trainLoss.push(partial.weight > 0 ? partial.loss / partial.weight : null);
   const numBins = fit.prelude.bins.map((b) => b.numBins);
-  refreshOpenStats(fit.current, partial.hist, layout, numBins, pass);
+  refreshOpenStats(fit.current, hist, layout, numBins, pass);
   const criterion: Criterion = { kind: 'gradient', lambda: options.lambda };
-  growLevel(
+  const outcome = growLevel(
     fit.current,
-    partial.hist,
+    hist,
     layout,
     {
       rules: {
@@ -526,6 +547,7 @@ function finalizeGrow(partial: BTreesPartial & { kind: 'grow' }, state: BTreesSt
       minGain: () => Math.max(0, 1e-10 * fit.maxGain),
       rpartDirection: false,
       thresholds: 'cut',
+      subtract: true,
       wantPerFeature: false,
       onSplit: (_t, _node, _search, choice) => {
         fit.maxGain = Math.max(fit.maxGain, choice.gain);
@@ -534,8 +556,12 @@ function finalizeGrow(partial: BTreesPartial & { kind: 'grow' }, state: BTreesSt
     },
     pass,
   );
+  for (const { tree, node, slot } of outcome.keep) {
+    await store.put(tree, node, hist.slice(slot * layout.stride, (slot + 1) * layout.stride));
+  }
   fit.level++;
-  if (fit.current.some((tree) => tree.open.length > 0)) return;
+  if (fit.current.some((tree) => tree.open.length > 0)) return true;
+  await store.clear();
   // The iteration is complete: its trees join the model.
   for (const tree of fit.current) {
     fit.trees.push(
@@ -551,6 +577,7 @@ function finalizeGrow(partial: BTreesPartial & { kind: 'grow' }, state: BTreesSt
   fit.iteration++;
   fit.level = 0;
   fit.current = fit.iteration < options.nTree ? newIteration(fit.classes) : [];
+  return true;
 }
 
 async function finalize(
@@ -576,7 +603,7 @@ async function finalize(
   }
   const fit = state.fit as Fit;
   if (state.phase === 'grow') {
-    finalizeGrow(partial as BTreesPartial & { kind: 'grow' }, state, fit);
+    await finalizeGrow(partial as BTreesPartial & { kind: 'grow' }, state, fit, context.io);
     if (fit.iteration < state.options.nTree) {
       return {
         done: false,

@@ -20,11 +20,11 @@ import {
   type BinsInfo,
   fillSlots,
   growLevel,
+  nodeSlotsOf,
   type PassSlots,
   passSlots,
   refreshOpenStats,
   rowPositions,
-  slotOfNodes,
 } from '../trees/levelGrowth.ts';
 import {
   type PreludeOutcome,
@@ -333,15 +333,12 @@ function mapGrow(chunk: Chunk, state: DForestState, fit: Fit): DForestPartial {
   const count = state.data.weights?.kind === 'pweights' ? new Float64Array(n) : null;
   const account = (delta: number) => preparedChunks.account(prepared, delta);
   const y = fit.criterion.kind === 'moments' ? centredResponse(prepared, fit.center) : null;
-  let firstSlot = 0;
+  const nodeSlots = nodeSlotsOf(fit.trees, pass, true);
   fit.trees.forEach((tree, t) => {
-    const inPass = pass.counts[t] as number;
-    const nodeSlots = slotOfNodes(tree, firstSlot, inPass);
-    firstSlot += inPass;
-    if (inPass === 0) return;
+    if ((pass.counts[t] as number) === 0) return;
     const drawn = boot[t] as Uint8Array;
     const positions = rowPositions(prepared, `pos${t}`, '', tree, missing, account);
-    fillSlots(slot, positions, nodeSlots, prepared.weight, (i) => drawn[i] === 0);
+    fillSlots(slot, positions, nodeSlots[t] as Int32Array, prepared.weight, (i) => drawn[i] === 0);
     for (let i = 0; i < n; i++) weight[i] = (prepared.weight[i] as number) * (drawn[i] as number);
     if (count !== null)
       for (let i = 0; i < n; i++) count[i] = (prepared.count[i] as number) * (drawn[i] as number);
@@ -532,6 +529,8 @@ function finalizeGrow(partial: DForestPartial & { kind: 'grow' }, state: DForest
       minGain: (t) => Math.max(0, 1e-10 * (maxGain[t] as number)),
       rpartDirection: false,
       thresholds: 'cut',
+      // Each node searches its own mTry predictors: a parent's histograms do not cover its children's.
+      subtract: false,
       wantPerFeature: false,
       onSplit: (t, _node, _search, choice) => {
         maxGain[t] = Math.max(maxGain[t] as number, choice.gain);

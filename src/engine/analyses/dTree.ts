@@ -25,16 +25,20 @@ import {
   makeLayout,
 } from '../trees/histogram.ts';
 import {
+  assembleHistogram,
   type BinsInfo,
+  builtSlots,
   fillSlots,
   growLevel,
+  nodeSlotsOf,
   type PassSlots,
   passSlots,
   refreshOpenStats,
   rowPositions,
-  slotOfNodes,
   splitThreshold,
+  stopDeriving,
 } from '../trees/levelGrowth.ts';
+import { parentBlocks } from '../trees/parentBlocks.ts';
 import {
   type PreludeOutcome,
   type PreludePartial,
@@ -424,11 +428,11 @@ function passOf(fit: Fit): PassSlots {
   return passSlots(fit.trees, () => stride);
 }
 
-function layoutOf(fit: Fit, pass: PassSlots): HistLayout {
+function layoutOf(fit: Fit, slots: number): HistLayout {
   return makeLayout(
     fit.prelude.bins.map((b) => b.numBins),
     statWidth(fit.criterion),
-    pass.slots.length,
+    slots,
     () => null,
   );
 }
@@ -463,25 +467,23 @@ function centredResponse(prepared: PreparedChunk, center: number): Float64Array 
 function mapGrow(chunk: Chunk, state: DTreeState, fit: Fit): DTreePartial {
   const prepared = preparedFor(state.nonce, chunk, state.data, fit.prelude.bins);
   const pass = passOf(fit);
-  const layout = layoutOf(fit, pass);
+  const built = builtSlots(fit.trees, pass);
+  const layout = layoutOf(fit, built.length);
   const hist = new Float64Array(layout.size);
   const missing = missingCodes(fit.prelude.bins);
   const slot = new Int32Array(prepared.numRows);
   const folds = state.options.xVal > 0 ? foldsOf(prepared, state.options.xVal) : null;
   const account = (delta: number) => preparedChunks.account(prepared, delta);
   const countStat = state.data.weights?.kind === 'pweights' ? prepared.count : null;
-  let firstSlot = 0;
+  const nodeSlots = nodeSlotsOf(fit.trees, pass, true);
   fit.trees.forEach((tree, t) => {
-    const count = pass.counts[t] as number;
-    const nodeSlots = slotOfNodes(tree, firstSlot, count);
-    firstSlot += count;
-    if (count === 0) return;
+    if (!built.some((b) => b.tree === t)) return;
     const positions = rowPositions(prepared, `pos${t}`, '', tree, missing, account);
     const fold = t - 1;
     fillSlots(
       slot,
       positions,
-      nodeSlots,
+      nodeSlots[t] as Int32Array,
       prepared.weight,
       t === 0 || folds === null ? null : (i) => folds[i] === fold,
     );
@@ -682,6 +684,7 @@ function growthRules(state: DTreeState, fit: Fit) {
       return Math.max(0, 1e-10 * (fit.maxGain[t] as number));
     },
     rpartDirection: true,
+    subtract: true,
     // Every used row takes part in the main tree's histograms: rpart's midpoints are exact for all.
     thresholds: 'midpoint' as const,
     wantPerFeature: options.maxCompete > 0,
@@ -748,12 +751,31 @@ function describeCandidate(
   return `${name} = ${lo.join(',')} | ${hi.join(',')}`;
 }
 
-function finalizeGrow(partial: DTreePartial & { kind: 'grow' }, state: DTreeState, fit: Fit): DTreeState {
+async function finalizeGrow(
+  partial: DTreePartial & { kind: 'grow' },
+  state: DTreeState,
+  fit: Fit,
+  io: FinalizeContext['io'],
+): Promise<DTreeState> {
   const pass = passOf(fit);
-  const layout = layoutOf(fit, pass);
+  const layout = layoutOf(fit, pass.slots.length);
+  const store = await parentBlocks(io, state.nonce);
+  const hist = await assembleHistogram(
+    fit.trees,
+    pass,
+    partial.hist,
+    layoutOf(fit, builtSlots(fit.trees, pass).length),
+    layout,
+    (t, node) => store.take(t, node),
+  );
+  if (hist === null) {
+    // A parent's histogram is gone: run the pass again, building every node's histograms.
+    stopDeriving(fit.trees, pass);
+    return { ...state, fit };
+  }
   refreshOpenStats(
     fit.trees,
-    partial.hist,
+    hist,
     layout,
     fit.prelude.bins.map((b) => b.numBins),
     pass,
@@ -767,7 +789,11 @@ function finalizeGrow(partial: DTreePartial & { kind: 'grow' }, state: DTreeStat
       total > 0 ? (alpha * weightOf(fit.criterion, tree.stats[0] as number[], 0)) / total : alpha,
     );
   }
-  growLevel(fit.trees, partial.hist, layout, growthRules(state, fit), pass);
+  const outcome = growLevel(fit.trees, hist, layout, growthRules(state, fit), pass);
+  for (const { tree, node, slot } of outcome.keep) {
+    await store.put(tree, node, hist.slice(slot * layout.stride, (slot + 1) * layout.stride));
+  }
+  if (!fit.trees.some((tree) => tree.open.length > 0)) await store.clear();
   fit.level++;
   return { ...state, fit };
 }
@@ -811,7 +837,10 @@ async function finalize(
   }
   const fit = state.fit as Fit;
   if (state.phase === 'grow') {
-    const next = { ...finalizeGrow(partial as DTreePartial & { kind: 'grow' }, state, fit), passes };
+    const next = {
+      ...(await finalizeGrow(partial as DTreePartial & { kind: 'grow' }, state, fit, context.io)),
+      passes,
+    };
     const stillOpen = fit.trees.some((tree) => tree.open.length > 0);
     if (stillOpen) return { done: false, state: next, message: `growing the tree: level ${fit.level + 1}` };
     const { cx, risks } = prune(fit);

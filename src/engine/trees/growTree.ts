@@ -32,6 +32,11 @@ export interface GrowTree {
   gain: number[];
   /** Nodes to search in the next pass. */
   open: number[];
+  /**
+   * Histogram subtraction: -1 when chunk tasks build the node's histograms, else its sibling's index:
+   * the coordinator derives them as the parent's minus the sibling's (levelGrowth.ts).
+   */
+  derivedFrom: number[];
 }
 
 export function newTree(rootStats: ArrayLike<number>): GrowTree {
@@ -50,6 +55,7 @@ export function newTree(rootStats: ArrayLike<number>): GrowTree {
     stats: [Array.from(rootStats)],
     gain: [0],
     open: [],
+    derivedFrom: [-1],
   };
 }
 
@@ -68,6 +74,7 @@ function pushNode(tree: GrowTree, parent: number, nodeNum: number, stats: ArrayL
   tree.loIsLeft.push(1);
   tree.stats.push(Array.from(stats));
   tree.gain.push(0);
+  tree.derivedFrom.push(-1);
   return index;
 }
 

@@ -1,5 +1,5 @@
 import type { FeatureBins } from './binning.ts';
-import { directionKeyOf } from './criteria.ts';
+import { countOf, directionKeyOf } from './criteria.ts';
 import { advancePositions, type GrowTree, splitNode, treeWalker } from './growTree.ts';
 import type { HistLayout } from './histogram.ts';
 import type { PreparedChunk } from './preparedChunks.ts';
@@ -57,9 +57,11 @@ export function passSlots(
   const counts = trees.map(() => 0);
   let used = 0;
   for (let t = 0; t < trees.length; t++) {
-    for (const node of (trees[t] as GrowTree).open) {
-      const size = doublesOf(t, node);
-      if (slots.length > 0 && used + size > budget) return { slots, counts };
+    const tree = trees[t] as GrowTree;
+    for (const node of tree.open) {
+      // A derived node costs the tasks nothing; it always follows its built sibling (growLevel).
+      const size = (tree.derivedFrom[node] as number) >= 0 ? 0 : doublesOf(t, node);
+      if (size > 0 && slots.length > 0 && used + size > budget) return { slots, counts };
       slots.push({ tree: t, node });
       counts[t] = (counts[t] as number) + 1;
       used += size;
@@ -115,11 +117,67 @@ export function rowPositions(
   return entry.positions;
 }
 
-/** Slot of each node of `tree` (-1 when the node is not searched this pass): its first `count` open nodes. */
-export function slotOfNodes(tree: GrowTree, firstSlot: number, count: number): Int32Array {
-  const out = new Int32Array(tree.feature.length).fill(-1);
-  for (let j = 0; j < count; j++) out[tree.open[j] as number] = firstSlot + j;
+/**
+ * Per tree, the slot of each node in this pass's histogram (-1 when it has none): over all the pass's
+ * slots (`builtOnly` false: the coordinator's full histogram), or over the slots chunk tasks build.
+ */
+export function nodeSlotsOf(trees: readonly GrowTree[], pass: PassSlots, builtOnly: boolean): Int32Array[] {
+  const out = trees.map((tree) => new Int32Array(tree.feature.length).fill(-1));
+  let next = 0;
+  for (const { tree, node } of pass.slots) {
+    if (builtOnly && ((trees[tree] as GrowTree).derivedFrom[node] as number) >= 0) continue;
+    (out[tree] as Int32Array)[node] = next++;
+  }
   return out;
+}
+
+/** The pass's slots whose histograms chunk tasks build. */
+export function builtSlots(trees: readonly GrowTree[], pass: PassSlots): Slot[] {
+  return pass.slots.filter(({ tree, node }) => ((trees[tree] as GrowTree).derivedFrom[node] as number) < 0);
+}
+
+/**
+ * The full histogram of a pass from the tasks' (built slots only): derived blocks are the parent's
+ * kept block minus the built sibling's (Ke et al. 2017, LightGBM's histogram subtraction: a split
+ * costs the pass only its smaller child). `parentBlock(tree, node)` returns a parent's kept block, or
+ * null when it is gone (then null is returned and the pass must be run again without subtraction).
+ */
+export async function assembleHistogram(
+  trees: readonly GrowTree[],
+  pass: PassSlots,
+  built: Float64Array,
+  builtLayout: HistLayout,
+  fullLayout: HistLayout,
+  parentBlock: (tree: number, node: number) => Promise<Float64Array | null>,
+): Promise<Float64Array | null> {
+  if (fullLayout.slots === builtLayout.slots) return built;
+  const stride = fullLayout.stride;
+  const full = new Float64Array(fullLayout.size);
+  const fullSlots = nodeSlotsOf(trees, pass, false);
+  let b = 0;
+  for (let s = 0; s < pass.slots.length; s++) {
+    const { tree, node } = pass.slots[s] as Slot;
+    const sibling = (trees[tree] as GrowTree).derivedFrom[node] as number;
+    if (sibling < 0) {
+      full.set(built.subarray(b * stride, (b + 1) * stride), s * stride);
+      b++;
+      continue;
+    }
+    const siblingSlot = (fullSlots[tree] as Int32Array)[sibling] as number;
+    if (siblingSlot < 0)
+      throw new Error(`tree ${tree}: node ${node} is derived from ${sibling}, not in this pass`);
+    const parent = await parentBlock(tree, (trees[tree] as GrowTree).parent[node] as number);
+    if (parent === null) return null;
+    const at = siblingSlot * stride;
+    const out = s * stride;
+    for (let k = 0; k < stride; k++) full[out + k] = (parent[k] as number) - (full[at + k] as number);
+  }
+  return full;
+}
+
+/** Makes every derived node of the pass built again (when a parent's block was lost). */
+export function stopDeriving(trees: GrowTree[], pass: PassSlots): void {
+  for (const { tree, node } of pass.slots) (trees[tree] as GrowTree).derivedFrom[node] = -1;
 }
 
 /** Fills `slot` with each used row's slot in `tree` (-1: not in an open node, unused, or excluded). */
@@ -154,6 +212,11 @@ export interface LevelGrowth {
    * walked over bins (training) or raw values (scoring).
    */
   thresholds: 'midpoint' | 'cut';
+  /**
+   * Histogram subtraction (only for uniform layouts: every node searches every predictor): when both
+   * children of a split will be searched, the tasks build the smaller one's histograms only.
+   */
+  subtract: boolean;
   /** Called for each split made (competitor bookkeeping); `offsets` locate the node's blocks in `hist`. */
   onSplit?(
     tree: number,
@@ -195,6 +258,13 @@ export function refreshOpenStats(
   });
 }
 
+/** What a pass of growth did: the splits made, and the parents whose blocks derived children need. */
+export interface LevelOutcome {
+  splits: number;
+  /** (tree, node, slot in the full histogram) of each parent to keep a copy of. */
+  keep: Array<Slot & { slot: number }>;
+}
+
 /** Applies one level's merged histograms: splits open nodes, opens the children that may split. */
 export function growLevel(
   trees: GrowTree[],
@@ -202,10 +272,11 @@ export function growLevel(
   layout: HistLayout,
   growth: LevelGrowth,
   pass: PassSlots,
-): number {
+): LevelOutcome {
   const slots = pass.slots;
   const p = layout.features;
   let splits = 0;
+  const keep: LevelOutcome['keep'] = [];
   const nextOpen: number[][] = trees.map(() => []);
   slots.forEach(({ tree: t, node }, s) => {
     const tree = trees[t] as GrowTree;
@@ -245,12 +316,25 @@ export function growLevel(
     splits++;
     growth.onSplit?.(t, node, search, best, hist, offsets);
     const depth = tree.depth[lo] as number;
-    if (growth.canSplit(t, best.lo, depth)) (nextOpen[t] as number[]).push(lo);
-    if (growth.canSplit(t, best.hi, depth)) (nextOpen[t] as number[]).push(hi);
+    const openLo = growth.canSplit(t, best.lo, depth);
+    const openHi = growth.canSplit(t, best.hi, depth);
+    const queue = nextOpen[t] as number[];
+    if (openLo && openHi && growth.subtract) {
+      // The smaller child is built, the larger derived; built first so a pass never parts them.
+      const c = growth.rules.criterion;
+      const loSmaller = countOf(c, best.lo, 0) <= countOf(c, best.hi, 0);
+      const [small, large] = loSmaller ? [lo, hi] : [hi, lo];
+      tree.derivedFrom[large] = small;
+      queue.push(small, large);
+      keep.push({ tree: t, node, slot: s });
+    } else {
+      if (openLo) queue.push(lo);
+      if (openHi) queue.push(hi);
+    }
   });
   // Nodes this pass did not reach stay first in line; the new children follow.
   trees.forEach((tree, t) => {
     tree.open = [...tree.open.slice(pass.counts[t] as number), ...(nextOpen[t] as number[])];
   });
-  return splits;
+  return { splits, keep };
 }
