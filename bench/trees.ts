@@ -30,7 +30,8 @@ import { fmt, report } from './stats.ts';
  * 20 trees x depth 4 on BENCH_ROWS (default 1,000,000) generated rows of 8 numeric and 2 factor
  * predictors (10 and 100 levels) with a binary target, with 1 and 2 workers. Reports seconds, passes,
  * rows/s per pass, and the AUC on 100,000 held-out rows generated the same way. BENCH_TREES_BOOST
- * overrides the boosting size as "trees,depth" (e.g. "100,6").
+ * overrides the boosting size as "trees,depth" (e.g. "100,6"); BENCH_TREES_BINS sets maxNumBins
+ * (default: RevoScaleR's, 1000 for a million rows; LightGBM's default is 255).
  */
 
 const NUMERIC = 8;
@@ -202,6 +203,10 @@ export async function benchTrees(): Promise<void> {
     number,
     number,
   ];
+  const bins: { maxNumBins?: number } =
+    process.env['BENCH_TREES_BINS'] === undefined
+      ? {}
+      : { maxNumBins: Number(process.env['BENCH_TREES_BINS']) };
   const server = await startServer();
   try {
     const store = new Store(server.config.dataDir);
@@ -214,7 +219,7 @@ export async function benchTrees(): Promise<void> {
     console.log(
       `\n# trees: ${fmt(rows)} rows (${NUMERIC} numeric + ${LEVELS.length} factor predictors, binary target) in ${meta.numChunks} chunks`,
     );
-    console.log(`# load before: ${load()}`);
+    console.log(`# maxNumBins: ${bins.maxNumBins ?? 'default'}; load before: ${load()}`);
     const predictors = [...Array.from({ length: NUMERIC }, (_, j) => `x${j + 1}`), 'f1', 'f2'].join(' + ');
     const jobs = [
       {
@@ -242,6 +247,7 @@ export async function benchTrees(): Promise<void> {
             maxDepth: boostDepth,
             learningRate: 0.1,
             seed: 1,
+            ...bins,
           },
         },
         score: async (id: string) => {
