@@ -5,6 +5,7 @@ import { type BTreesResult, BTreesResultSchema, bTrees } from '../../src/engine/
 import { type BTreesModelBody, predictBTrees } from '../../src/engine/models/treeScore.ts';
 import { runInProcess, runInProcessDetailed } from '../../src/engine/runInProcess.ts';
 import { setPassBudget } from '../../src/engine/trees/levelGrowth.ts';
+import { preparedChunks } from '../../src/engine/trees/preparedChunks.ts';
 import { UserError } from '../../src/userError.ts';
 import { irisDataset, makeDataset, seededRandom, type TestDataset } from './helpers.ts';
 import { modelIO } from './treeHelpers.ts';
@@ -238,6 +239,29 @@ describe('bTrees', () => {
     } finally {
       setPassBudget(previous);
     }
+  });
+
+  it("gives the same model whether or not the worker's cache keeps prepared chunks", async () => {
+    const { dataset } = generated(2000, 500);
+    const params = {
+      formula: 'yNum ~ x1 + x2 + g',
+      lossFunction: 'gaussian',
+      nTree: 4,
+      maxDepth: 3,
+      seed: 3,
+    };
+    const cached = await fit(params, dataset);
+    const previous = preparedChunks.size.bytes;
+    preparedChunks.setBudget(0);
+    try {
+      const uncached = await fit(params, dataset);
+      assert.equal(preparedChunks.size.entries, 0);
+      assert.deepEqual(uncached.body, cached.body);
+      assert.deepEqual(uncached.result.trainLoss, cached.result.trainLoss);
+    } finally {
+      preparedChunks.setBudget(1024 * 1024 * 1024);
+    }
+    assert.ok(previous > 0, 'the first fit used the cache');
   });
 
   it('refuses responses its loss cannot take', async () => {

@@ -118,10 +118,15 @@ export class PreparedChunkCache {
     this.evict();
   }
 
-  /** Records `delta` more bytes held by a cached chunk (derived arrays). */
+  /** Records `delta` more bytes held by a chunk (derived arrays); counted when the chunk is cached. */
   account(chunk: PreparedChunk, delta: number): void {
     chunk.bytes += delta;
-    this.bytes += delta;
+    for (const entry of this.entries.values()) {
+      if (entry.chunk !== chunk) continue;
+      this.bytes += delta;
+      this.evict();
+      return;
+    }
   }
 
   clear(): void {
@@ -152,12 +157,10 @@ export class PreparedChunkCache {
 }
 
 /**
- * The worker process's cache. 1 GiB by default: a million rows of ten predictors with their derived
- * arrays take about 50 MB. `TREE_CACHE_MB` overrides it (0 turns caching off).
+ * The process's cache. 1 GiB unless the worker sets its budget (config `TREE_CACHE_MB`): a million
+ * rows of ten predictors with their derived arrays take about 50 MB.
  */
-export const preparedChunks = new PreparedChunkCache(
-  Number(process.env['TREE_CACHE_MB'] ?? 1024) * 1024 * 1024,
-);
+export const preparedChunks = new PreparedChunkCache(1024 * 1024 * 1024);
 
 /** The prepared chunk for (job nonce, chunk), from the cache or made now. */
 export function preparedFor(
