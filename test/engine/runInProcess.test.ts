@@ -56,8 +56,15 @@ describe('runInProcess', () => {
 });
 
 describe('registry', () => {
-  it('holds summary, quantile and covCor by their job type', () => {
-    assert.deepEqual(Object.keys(analyses).sort(), ['covCor', 'quantile', 'summary']);
+  it('holds summary, quantile, covCor and the tree analyses by their job type', () => {
+    assert.deepEqual(Object.keys(analyses).sort(), [
+      'bTrees',
+      'covCor',
+      'dForest',
+      'dTree',
+      'quantile',
+      'summary',
+    ]);
     for (const [type, analysis] of Object.entries(analyses)) assert.equal(analysis.name, type);
     assert.equal(getAnalysis('summary'), analyses['summary']);
     assert.equal(getAnalysis('linMod'), undefined);
