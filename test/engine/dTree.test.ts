@@ -174,6 +174,35 @@ describe('dTree: the rpart kyphosis reference (rpart-Ex.Rout.save)', () => {
     }
   });
 
+  it('a loss matrix changes the predicted class and the risk as rpart defines them', async () => {
+    const { result } = await fit(
+      {
+        formula: 'Kyphosis ~ Age + Number + Start',
+        parms: {
+          loss: [
+            [0, 1],
+            [5, 0],
+          ],
+        },
+        minSplit: 20,
+        cp: 0.01,
+        xVal: 0,
+      },
+      await kyphosis(81),
+    );
+    const root = result.nodes[0] as DTreeResult['nodes'][number];
+    // 64 absent, 17 present: predicting absent costs 17 x 5 = 85, predicting present 64 x 1.
+    assert.equal(root.yval, 'present');
+    assert.equal(root.deviance, 64);
+    // Probabilities do not depend on losses (default priors: the class shares).
+    agrees(root.yprob?.[1] as number, 17 / 81, 14, 'root yprob');
+    for (const node of result.nodes) {
+      const present = (node.yprob?.[1] as number) * node.n;
+      const absent = node.n - present;
+      agrees(node.deviance, Math.min(5 * present, absent), 10, `node ${node.node} loss`);
+    }
+  });
+
   it('gives the same tree whatever the chunking', async () => {
     const a = await fit({ ...KYPHOSIS_RPART, xVal: 4 }, await kyphosis(7));
     const b = await fit({ ...KYPHOSIS_RPART, xVal: 4 }, await kyphosis(81));
