@@ -10,6 +10,7 @@ import { benchJobs } from './jobs.ts';
 import { benchKmeans } from './kmeans.ts';
 import { benchLinalg } from './linalg.ts';
 import { benchModels } from './models.ts';
+import { benchTrees } from './trees.ts';
 
 const benches: Record<string, () => Promise<void>> = {
   import: benchImport,
@@ -20,6 +21,7 @@ const benches: Record<string, () => Promise<void>> = {
   models: benchModels,
   glm: benchGlm,
   kmeans: benchKmeans,
+  trees: benchTrees,
 };
 
 const only = process.env['BENCH_ONLY'];

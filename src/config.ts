@@ -41,6 +41,12 @@ export interface Config {
    */
   chunkCacheBytes: number;
   /**
+   * `TREE_CACHE_MB`: memory each worker process may use to keep the chunks tree analyses prepared
+   * (predictor bins, per-row node positions and scores) for their next passes. 0 turns it off (every
+   * pass prepares its chunks again). @defaultValue 1024
+   */
+  treeCacheBytes: number;
+  /**
    * `TASK_DELAY_MS`: a pause before every chunk task. For fault-injection tests (killing a worker
    * mid-task, cancelling a running job); leave it 0 in service. @defaultValue 0
    */
@@ -173,6 +179,7 @@ export function loadConfig(env: Env = process.env): Config {
     jobStallSeconds,
     workerLockSeconds: integer(env, 'WORKER_LOCK_SECONDS', 30, 1, 3600),
     chunkCacheBytes: integer(env, 'CHUNK_CACHE_MB', defaultChunkCacheMb(env), 0, 1024 * 1024) * 1024 * 1024,
+    treeCacheBytes: integer(env, 'TREE_CACHE_MB', 1024, 0, 1024 * 1024) * 1024 * 1024,
     taskDelayMs: integer(env, 'TASK_DELAY_MS', 0, 0, 600_000),
     logLevel: env['LOG_LEVEL'] || 'info',
     execPluginDirs: (env['EXEC_PLUGINS_DIR'] || './plugins')

@@ -1,4 +1,5 @@
 import { ConfigError, loadConfig } from './config.ts';
+import { preparedChunks } from './engine/trees/preparedChunks.ts';
 import { startWorkerHost } from './jobs/workerHost.ts';
 import { DatasetStore } from './storage/datasetStore.ts';
 
@@ -9,6 +10,7 @@ import { DatasetStore } from './storage/datasetStore.ts';
 async function main(): Promise<void> {
   const config = loadConfig();
   const store = new DatasetStore(config.dataDir, { chunkCacheBytes: config.chunkCacheBytes });
+  preparedChunks.setBudget(config.treeCacheBytes);
   await store.open({ clearStaging: false });
   const log = (message: string, error?: unknown) =>
     console.error(

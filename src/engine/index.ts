@@ -1,4 +1,11 @@
 export {
+  type BTreesParams,
+  BTreesParamsSchema,
+  type BTreesResult,
+  BTreesResultSchema,
+  bTrees,
+} from './analyses/bTrees.ts';
+export {
   type CovCorParams,
   CovCorParamsSchema,
   type CovCorResult,
@@ -19,6 +26,20 @@ export {
   CubeResultSchema,
   cube,
 } from './analyses/cube.ts';
+export {
+  type DForestParams,
+  DForestParamsSchema,
+  type DForestResult,
+  DForestResultSchema,
+  dForest,
+} from './analyses/dForest.ts';
+export {
+  type DTreeParams,
+  DTreeParamsSchema,
+  type DTreeResult,
+  DTreeResultSchema,
+  dTree,
+} from './analyses/dTree.ts';
 export {
   type ExecParams,
   ExecParamsSchema,
@@ -82,5 +103,21 @@ export { type DataStepResult, DataStepResultSchema, dataStep } from './dataOps/d
 export { factors } from './dataOps/factors.ts';
 export { type SplitResult, SplitResultSchema, split } from './dataOps/split.ts';
 export { EngineError } from './errors.ts';
+export {
+  type BTreesModelBody,
+  boostedScores,
+  type CompactTree,
+  type DForestModelBody,
+  type DTreeModelBody,
+  leafIndexes,
+  predictBTrees,
+  predictDForest,
+  predictDTree,
+  predictTrees,
+  readScoringColumns,
+  type TreeModelBody,
+  type TreeModelFeature,
+  type TreePredictions,
+} from './models/treeScore.ts';
 export { analyses, getAnalysis } from './registry.ts';
 export { type ChunkSource, type RunOptions, runInProcess, runInProcessDetailed } from './runInProcess.ts';

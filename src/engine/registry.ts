@@ -1,6 +1,9 @@
+import { bTrees } from './analyses/bTrees.ts';
 import { covCor } from './analyses/covCor.ts';
 import { crossTabs } from './analyses/crossTabs.ts';
 import { cube } from './analyses/cube.ts';
+import { dForest } from './analyses/dForest.ts';
+import { dTree } from './analyses/dTree.ts';
 import { exec } from './analyses/exec.ts';
 import { glm } from './analyses/glm.ts';
 import { kmeans } from './analyses/kmeans.ts';
@@ -36,6 +39,9 @@ export const analyses: Record<string, AnyAnalysis> = {
   kmeans,
   naiveBayes,
   exec,
+  dTree,
+  dForest,
+  bTrees,
 };
 
 /** The analysis for a job type; undefined for an unknown type (own keys only, so 'toString' is unknown). */

@@ -42,18 +42,23 @@ const CHUNK_TASK_OPTIONS = {
   removeOnFail: { age: 24 * 3600 },
 } as const;
 
-/** Merges partials in task order (never arrival order), so results are identical with any number of workers. */
+/**
+ * Merges partials in task order (never arrival order), so results are identical with any number of
+ * workers. Also returns the child keys read, so the round's entries can be dropped once it is done.
+ */
 async function mergeRound(
   job: Job<CoordinatorData>,
   analysis: AnyAnalysis,
   round: number,
   tasks: TaskRange[],
-): Promise<unknown> {
+): Promise<{ merged: unknown; keys: string[] }> {
   const values = await job.getChildrenValues<string>();
   const partials: unknown[] = new Array(tasks.length);
+  const keys: string[] = [];
   let found = 0;
   for (const [key, value] of Object.entries(values)) {
     const parsed = parseChunkTaskKey(key);
+    if (parsed !== null && parsed.round <= round) keys.push(key);
     if (!parsed || parsed.round !== round || parsed.taskIndex >= tasks.length) continue;
     if (partials[parsed.taskIndex] === undefined) found++;
     partials[parsed.taskIndex] = decodePartial(value);
@@ -64,7 +69,19 @@ async function mergeRound(
   }
   let merged = partials[0];
   for (let i = 1; i < partials.length; i++) merged = analysis.merge(merged, partials[i]);
-  return merged;
+  return { merged, keys };
+}
+
+/**
+ * Drops finished rounds' partials from the coordinator's processed-children hash (BullMQ keeps every
+ * child's result in `<prefix>:<queue>:<parentId>:processed` until the parent goes, and
+ * getChildrenValues reads all of it): without this, an analysis of hundreds of rounds with partials
+ * of megabytes (tree histograms) re-reads every earlier round each time, and holds them all in Redis.
+ */
+async function dropMergedPartials(job: Job<CoordinatorData>, queue: Queue, keys: string[]): Promise<void> {
+  if (keys.length === 0) return;
+  const client = await queue.backend.client;
+  await client.hdel(`${job.queueQualifiedName}:${job.id}:processed`, ...keys);
 }
 
 /**
@@ -144,7 +161,7 @@ export async function runCoordinator(
         if (await job.moveToWaitingChildren(token)) throw new WaitingChildrenError();
         step = 'merge';
       }
-      const merged = await mergeRound(job, analysis, round, plan.tasks);
+      const { merged, keys } = await mergeRound(job, analysis, round, plan.tasks);
       const outcome = await analysis.finalize(merged, state, { io });
       if (outcome.done) {
         await deps.records.complete(jobId, JSON.stringify(outcome.result), meta.numRows * (round + 1));
@@ -157,6 +174,8 @@ export async function runCoordinator(
       if (outcome.message) await deps.records.setMessage(jobId, outcome.message);
       step = 'plan';
       await job.updateData({ jobId, step, round });
+      // Only now: a re-run of this step after a crash before updateData merges these partials again.
+      await dropMergedPartials(job, deps.chunkQueue, keys);
     }
   } catch (error) {
     if (error instanceof WaitingChildrenError) throw error;

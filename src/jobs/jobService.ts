@@ -17,9 +17,6 @@ import type { CoordinatorData } from './messages.ts';
 import { connectRedis } from './redis.ts';
 import { removeQueuedWork, startWatchdog } from './watchdog.ts';
 
-/** Analyses DESIGN.md names that later issues add: asked for now, they get 501, not "unknown". */
-const PLANNED_TYPES = ['dTree', 'dForest', 'bTrees'];
-
 export interface JobServiceOptions extends ExecSettings {
   redisUrl: string;
   /** DATA_DIR: the stored models a job may name (rxPredict's) are read from it. */
@@ -93,13 +90,6 @@ export class JobService {
   ): Promise<JobRecord> {
     const analysis = getAnalysis(type);
     if (!analysis) {
-      if (PLANNED_TYPES.includes(type)) {
-        throw new UserError(
-          501,
-          'NOT_IMPLEMENTED',
-          `analysis '${type}' is not implemented yet in this version`,
-        );
-      }
       throw new UserError(400, 'UNKNOWN_ANALYSIS', `unknown analysis type '${type}'`, {
         known: this.knownTypes(),
       });
@@ -255,7 +245,7 @@ export class JobService {
   }
 
   knownTypes(): string[] {
-    return [...new Set([...Object.keys(analyses), ...PLANNED_TYPES])];
+    return Object.keys(analyses);
   }
 
   /** Ends every long-poll now (each answers with the job as it is), so a shutdown need not wait for them. */

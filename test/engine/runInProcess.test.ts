@@ -77,6 +77,9 @@ describe('registry', () => {
       'kmeans',
       'naiveBayes',
       'exec',
+      'dTree',
+      'dForest',
+      'bTrees',
     ]) {
       assert.ok(Object.hasOwn(analyses, type), `${type} is registered`);
     }

@@ -32,7 +32,6 @@ describe('job requests are validated before anything is queued', () => {
 
   const cases: [string, Record<string, unknown>, number, string][] = [
     ['unknown analysis', { type: 'regress', params: {} }, 400, 'UNKNOWN_ANALYSIS'],
-    ['planned analysis', { type: 'dForest', params: { formula: '~ x' } }, 501, 'NOT_IMPLEMENTED'],
     ['unknown variable', { type: 'summary', params: { formula: '~ dealy' } }, 400, 'UNKNOWN_VARIABLE'],
     ['malformed formula', { type: 'summary', params: { formula: '~ delay +' } }, 400, 'INVALID_FORMULA'],
     ['params of the wrong type', { type: 'summary', params: { formula: 42 } }, 400, 'INVALID_PARAMS'],

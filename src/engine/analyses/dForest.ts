@@ -1,0 +1,691 @@
+import { randomUUID } from 'node:crypto';
+import { type Static, Type } from 'typebox';
+import type { DatasetMeta } from '../../storage/datasetMeta.ts';
+import type { Analysis, Chunk, FinalizeContext, FinalizeOutcome, MapContext } from '../analysis.ts';
+import { EngineError } from '../errors.ts';
+import type { DForestModelBody } from '../models/treeScore.ts';
+import { checkParams, finiteOrNull, planWeights, Warnings } from '../params.ts';
+import { compactTree, withoutBins } from '../trees/compact.ts';
+import { type Criterion, countOf, statWidth, weightOf } from '../trees/criteria.ts';
+import { planTreeData, type TreeDataPlan } from '../trees/data.ts';
+import { type GrowTree, newTree } from '../trees/growTree.ts';
+import {
+  accumulateClass,
+  accumulateMoments,
+  addHistograms,
+  type HistLayout,
+  makeLayout,
+} from '../trees/histogram.ts';
+import {
+  type BinsInfo,
+  fillSlots,
+  growLevel,
+  nodeSlotsOf,
+  type PassSlots,
+  passSlots,
+  refreshOpenStats,
+  rowPositions,
+} from '../trees/levelGrowth.ts';
+import {
+  type PreludeOutcome,
+  type PreludePartial,
+  type PreludeState,
+  preludeFinalize,
+  preludeInit,
+  preludeMap,
+  preludeMerge,
+} from '../trees/prelude.ts';
+import { type PreparedChunk, preparedChunks, preparedFor } from '../trees/preparedChunks.ts';
+import { poissonDraw, poissonTable, rowHash, rowUniform } from '../trees/rowHash.ts';
+import { resultFeatures, TreeFeatureSchema, TreeParamsFields, treeFeatures } from '../trees/treeParams.ts';
+import { checkUnorderedLevels } from './dTree.ts';
+
+/**
+ * rxDForest: a random forest (Breiman 2001) of classification or regression trees grown on binned
+ * data, every tree in the same passes: one pass per level serves all `nTree` trees.
+ *
+ * - Bootstrap without moving data: tree t counts row r Poisson(sampRate) times (`replace`, the usual
+ *   large-sample stand-in for a multinomial draw) or once with probability sampRate (without
+ *   replacement), from a hash of (seed, r, t). Rows a tree did not draw are its out-of-bag rows.
+ * - Each node searches `mTry` predictors drawn from a hash of (seed, tree, node).
+ * - Trees split by Gini (class) or sums of squares (anova) with default priors, down to `maxDepth`,
+ *   `minSplit` / `minBucket`, and pure nodes; no pruning.
+ * - A last pass scores every row with the trees it is out of bag for: the out-of-bag error after each
+ *   tree (class: error rate; anova: mean squared error), the confusion matrix (class) or pseudo R^2.
+ * Variable importance is the total decrease of node impurity (Gini) or sum of squares, over all trees.
+ */
+
+const FOREST_METHODS = ['class', 'anova'] as const;
+
+export const DForestParamsSchema = Type.Object(
+  {
+    ...TreeParamsFields,
+    method: Type.Optional(Type.Enum(FOREST_METHODS)),
+    nTree: Type.Optional(Type.Integer({ minimum: 1, maximum: 2000, default: 10 })),
+    mTry: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        description: 'Predictors tried per node. Default: sqrt(p) (class), p / 3 (anova).',
+      }),
+    ),
+    replace: Type.Optional(Type.Boolean({ default: true, description: 'Bootstrap with replacement.' })),
+    sampRate: Type.Optional(
+      Type.Number({
+        exclusiveMinimum: 0,
+        maximum: 1,
+        description: 'Share of rows each tree draws. Default 1 with replacement, 0.632 without.',
+      }),
+    ),
+    maxDepth: Type.Optional(Type.Integer({ minimum: 1, maximum: 30, default: 10 })),
+    cp: Type.Optional(
+      Type.Number({ minimum: 0, default: 0, description: 'Accepted; forests are not pruned.' }),
+    ),
+    seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967295 })),
+    computeOobError: Type.Optional(
+      Type.Integer({ description: 'Accepted; the out-of-bag error is always computed.' }),
+    ),
+    importance: Type.Optional(Type.Boolean({ description: 'Accepted; importance is always computed.' })),
+  },
+  { additionalProperties: false },
+);
+export type DForestParams = Static<typeof DForestParamsSchema>;
+
+export const DForestResultSchema = Type.Object({
+  method: Type.Enum(FOREST_METHODS),
+  formula: Type.String(),
+  response: Type.String(),
+  levels: Type.Optional(Type.Array(Type.String())),
+  nObs: Type.Number(),
+  nMissing: Type.Number(),
+  nTree: Type.Integer(),
+  mTry: Type.Integer(),
+  /** Out-of-bag error of the forest of the first k trees, k = 1..nTree. */
+  oobError: Type.Array(
+    Type.Object({
+      nTree: Type.Integer(),
+      error: Type.Union([Type.Number(), Type.Null()]),
+      oobObs: Type.Number(),
+    }),
+  ),
+  /** Class forests: counts of (true class row, predicted class column) over the out-of-bag rows. */
+  confusion: Type.Optional(Type.Array(Type.Array(Type.Number()))),
+  /** Regression forests: 1 - oob MSE / variance of the response (randomForest's pseudo R^2). */
+  pseudoRSquared: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
+  treeSizes: Type.Array(Type.Integer()),
+  variableImportance: Type.Array(
+    Type.Object({ variable: Type.String(), importance: Type.Number(), percent: Type.Number() }),
+  ),
+  params: Type.Object({
+    maxDepth: Type.Integer(),
+    minSplit: Type.Number(),
+    minBucket: Type.Number(),
+    sampRate: Type.Number(),
+    replace: Type.Boolean(),
+    seed: Type.Integer(),
+    maxNumBins: Type.Integer(),
+  }),
+  features: Type.Array(TreeFeatureSchema),
+  passes: Type.Integer(),
+  modelId: Type.String(),
+  warnings: Type.Array(Type.String()),
+});
+export type DForestResult = Static<typeof DForestResultSchema>;
+
+interface Options {
+  method: 'class' | 'anova';
+  nTree: number;
+  mTry: number;
+  replace: boolean;
+  sampRate: number;
+  maxDepth: number;
+  minSplit: number | null;
+  minBucket: number | null;
+  seed: number;
+}
+
+interface Fit {
+  prelude: PreludeOutcome;
+  minSplit: number;
+  minBucket: number;
+  criterion: Criterion;
+  center: number;
+  trees: GrowTree[];
+  importance: number[];
+}
+
+export interface DForestState {
+  nonce: string;
+  phase: 'prelude' | 'grow' | 'oob';
+  passes: number;
+  data: TreeDataPlan;
+  options: Options;
+  numRows: number;
+  prelude: PreludeState;
+  fit: Fit | null;
+}
+
+export type DForestPartial =
+  | PreludePartial
+  | { kind: 'grow'; hist: Float64Array }
+  | {
+      kind: 'oob';
+      /** Per forest size: weighted errors (class) or squared errors (anova), and the weight of rows scored. */
+      errors: Float64Array;
+      weights: Float64Array;
+      /** Class: confusion counts (classes x classes); anova: [sum w y, sum w y^2, sum w]. */
+      extra: Float64Array;
+    };
+
+// ---------------------------------------------------------------------------------------------------
+// init
+
+function init(params: DForestParams, meta: DatasetMeta): DForestState {
+  checkParams(DForestParamsSchema, params, 'dForest');
+  const weights = planWeights(params, meta);
+  const data = planTreeData(params.formula, meta, weights, 'dForest', params.removeMissings ?? false);
+  const method = params.method ?? (data.response.kind === 'factor' ? 'class' : 'anova');
+  if ((method === 'class') !== (data.response.kind === 'factor')) {
+    throw new EngineError(
+      'WRONG_VARIABLE_TYPE',
+      method === 'class'
+        ? `method 'class' needs a factor response; '${data.response.name}' is numeric: use F(${data.response.name}) or method 'anova'`
+        : `method 'anova' needs a numeric response; '${data.response.name}' is a factor`,
+      422,
+    );
+  }
+  if (method === 'class' && (data.response.levels ?? []).length < 2) {
+    throw new EngineError(
+      'TOO_FEW_LEVELS',
+      `the response '${data.response.name}' needs at least 2 levels`,
+      422,
+    );
+  }
+  checkUnorderedLevels(data, method, params.maxUnorderedLevels ?? 32);
+  const p = data.features.length;
+  const mTry =
+    params.mTry ??
+    (method === 'class' ? Math.max(1, Math.floor(Math.sqrt(p))) : Math.max(1, Math.floor(p / 3)));
+  if (mTry > p) {
+    throw new EngineError('INVALID_PARAMS', `mTry (${mTry}) exceeds the number of predictors (${p})`, 400, {
+      mTry,
+      p,
+    });
+  }
+  const replace = params.replace ?? true;
+  return {
+    nonce: randomUUID(),
+    phase: 'prelude',
+    passes: 0,
+    data,
+    options: {
+      method,
+      nTree: params.nTree ?? 10,
+      mTry,
+      replace,
+      sampRate: params.sampRate ?? (replace ? 1 : 0.632),
+      maxDepth: params.maxDepth ?? 10,
+      minSplit: params.minSplit ?? null,
+      minBucket: params.minBucket ?? null,
+      // Without a seed the draws still have to agree across workers: one seed per job, fixed here.
+      seed: params.seed ?? Math.floor(Math.random() * 4294967296),
+    },
+    numRows: meta.numRows,
+    prelude: preludeInit(data, meta, params.maxNumBins ?? null),
+    fit: null,
+  };
+}
+
+function columnsUsed(state: DForestState): string[] {
+  return state.data.inputs;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// map
+
+/** The mTry predictors node `nodeNum` of tree `tree` searches (a partial Fisher-Yates shuffle). */
+export function nodeFeatures(seed: number, tree: number, nodeNum: number, p: number, mTry: number): number[] {
+  if (mTry >= p) return Array.from({ length: p }, (_, f) => f);
+  const order = Array.from({ length: p }, (_, f) => f);
+  for (let j = 0; j < mTry; j++) {
+    const pick = j + (rowHash(seed ^ 0x3c6ef372, nodeNum * 64 + j, tree) % (p - j));
+    const swap = order[j] as number;
+    order[j] = order[pick] as number;
+    order[pick] = swap;
+  }
+  return order.slice(0, mTry).sort((a, b) => a - b);
+}
+
+/** The nodes this pass searches, each with its mTry predictors' histograms. */
+function passOf(state: DForestState, fit: Fit): PassSlots {
+  const p = state.data.features.length;
+  const width = statWidth(fit.criterion);
+  const blocks = fit.prelude.bins.map((b) => (b.numBins + 1) * width);
+  return passSlots(fit.trees, (t, node) => {
+    const nodeNum = (fit.trees[t] as GrowTree).nodeNum[node] as number;
+    return nodeFeatures(state.options.seed, t, nodeNum, p, state.options.mTry).reduce(
+      (sum, f) => sum + (blocks[f] as number),
+      0,
+    );
+  });
+}
+
+function layoutOf(state: DForestState, fit: Fit, pass: PassSlots): HistLayout {
+  const p = state.data.features.length;
+  return makeLayout(
+    fit.prelude.bins.map((b) => b.numBins),
+    statWidth(fit.criterion),
+    pass.slots.length,
+    (s) => {
+      const { tree, node } = pass.slots[s] as { tree: number; node: number };
+      const nodeNum = (fit.trees[tree] as GrowTree).nodeNum[node] as number;
+      return nodeFeatures(state.options.seed, tree, nodeNum, p, state.options.mTry);
+    },
+  );
+}
+
+function missingCodes(bins: readonly BinsInfo[]): Int32Array {
+  return Int32Array.from(bins.map((b) => b.numBins));
+}
+
+/** Bootstrap counts of every row in every tree (cached). */
+function bootstrapOf(prepared: PreparedChunk, options: Options): Uint8Array[] {
+  let boot = prepared.derived.get('boot') as Uint8Array[] | undefined;
+  if (boot === undefined) {
+    const poisson = options.replace ? poissonTable(options.sampRate) : null;
+    boot = Array.from({ length: options.nTree }, (_, t) => {
+      const counts = new Uint8Array(prepared.numRows);
+      for (let i = 0; i < prepared.numRows; i++) {
+        if (prepared.weight[i] === 0) continue;
+        const u = rowUniform(options.seed, prepared.startRow + i, t);
+        counts[i] = poisson !== null ? Math.min(255, poissonDraw(poisson, u)) : u < options.sampRate ? 1 : 0;
+      }
+      return counts;
+    });
+    prepared.derived.set('boot', boot);
+    preparedChunks.account(prepared, options.nTree * prepared.numRows);
+  }
+  return boot;
+}
+
+function centredResponse(prepared: PreparedChunk, center: number): Float64Array {
+  const key = `centred${center}`;
+  let y = prepared.derived.get(key) as Float64Array | undefined;
+  if (y === undefined) {
+    const raw = prepared.yValue as Float64Array;
+    y = new Float64Array(prepared.numRows);
+    for (let i = 0; i < y.length; i++) y[i] = prepared.weight[i] === 0 ? 0 : (raw[i] as number) - center;
+    prepared.derived.set(key, y);
+    preparedChunks.account(prepared, 8 * prepared.numRows);
+  }
+  return y;
+}
+
+function mapGrow(chunk: Chunk, state: DForestState, fit: Fit): DForestPartial {
+  const prepared = preparedFor(state.nonce, chunk, state.data, fit.prelude.bins);
+  const boot = bootstrapOf(prepared, state.options);
+  const pass = passOf(state, fit);
+  const layout = layoutOf(state, fit, pass);
+  const hist = new Float64Array(layout.size);
+  const missing = missingCodes(fit.prelude.bins);
+  const n = prepared.numRows;
+  const slot = new Int32Array(n);
+  const weight = new Float64Array(n);
+  const count = state.data.weights?.kind === 'pweights' ? new Float64Array(n) : null;
+  const account = (delta: number) => preparedChunks.account(prepared, delta);
+  const y = fit.criterion.kind === 'moments' ? centredResponse(prepared, fit.center) : null;
+  const nodeSlots = nodeSlotsOf(fit.trees, pass, true);
+  fit.trees.forEach((tree, t) => {
+    if ((pass.counts[t] as number) === 0) return;
+    const drawn = boot[t] as Uint8Array;
+    const positions = rowPositions(prepared, `pos${t}`, '', tree, missing, account);
+    fillSlots(slot, positions, nodeSlots[t] as Int32Array, prepared.weight, (i) => drawn[i] === 0);
+    for (let i = 0; i < n; i++) weight[i] = (prepared.weight[i] as number) * (drawn[i] as number);
+    if (count !== null)
+      for (let i = 0; i < n; i++) count[i] = (prepared.count[i] as number) * (drawn[i] as number);
+    if (fit.criterion.kind === 'class') {
+      accumulateClass(
+        hist,
+        layout,
+        prepared.codes,
+        slot,
+        prepared.yCode as Int32Array,
+        weight,
+        count,
+        fit.criterion.classes,
+      );
+    } else accumulateMoments(hist, layout, prepared.codes, slot, y as Float64Array, weight, count);
+  });
+  return { kind: 'grow', hist };
+}
+
+/** Leaf value of a node: the majority class (class) or the centred mean (anova). */
+function nodeValue(fit: Fit, stats: ArrayLike<number>): number {
+  if (fit.criterion.kind === 'class') {
+    let best = 0;
+    for (let j = 1; j < fit.criterion.classes; j++)
+      if ((stats[j] as number) > (stats[best] as number)) best = j;
+    return best;
+  }
+  const w = stats[0] as number;
+  return w > 0 ? (stats[1] as number) / w : 0;
+}
+
+function mapOob(chunk: Chunk, state: DForestState, fit: Fit): DForestPartial {
+  const prepared = preparedFor(state.nonce, chunk, state.data, fit.prelude.bins);
+  const boot = bootstrapOf(prepared, state.options);
+  const missing = missingCodes(fit.prelude.bins);
+  const account = (delta: number) => preparedChunks.account(prepared, delta);
+  const trees = fit.trees.length;
+  const positions = fit.trees.map((tree, t) => rowPositions(prepared, `pos${t}`, '', tree, missing, account));
+  const values = fit.trees.map((tree) => Float64Array.from(tree.stats, (s) => nodeValue(fit, s)));
+  const errors = new Float64Array(trees);
+  const weights = new Float64Array(trees);
+  const isClass = fit.criterion.kind === 'class';
+  const classes = fit.criterion.kind === 'class' ? fit.criterion.classes : 0;
+  const extra = new Float64Array(isClass ? classes * classes : 3);
+  const votes = new Float64Array(Math.max(1, classes));
+  const y = isClass ? null : centredResponse(prepared, fit.center);
+  for (let i = 0; i < prepared.numRows; i++) {
+    const w = prepared.weight[i] as number;
+    if (w === 0) continue;
+    votes.fill(0);
+    let oob = 0;
+    let sum = 0;
+    let predicted = -1;
+    for (let t = 0; t < trees; t++) {
+      if ((boot[t] as Uint8Array)[i] === 0) {
+        const value = (values[t] as Float64Array)[(positions[t] as Int32Array)[i] as number] as number;
+        oob++;
+        if (isClass) votes[value] = (votes[value] as number) + 1;
+        else sum += value;
+      }
+      if (oob === 0) continue;
+      weights[t] = (weights[t] as number) + w;
+      if (isClass) {
+        predicted = 0;
+        for (let j = 1; j < classes; j++)
+          if ((votes[j] as number) > (votes[predicted] as number)) predicted = j;
+        if (predicted !== ((prepared.yCode as Int32Array)[i] as number))
+          errors[t] = (errors[t] as number) + w;
+      } else {
+        const r = ((y as Float64Array)[i] as number) - sum / oob;
+        errors[t] = (errors[t] as number) + w * r * r;
+      }
+    }
+    if (oob === 0) continue;
+    if (isClass) {
+      const at = ((prepared.yCode as Int32Array)[i] as number) * classes + predicted;
+      extra[at] = (extra[at] as number) + w;
+    } else {
+      const v = (y as Float64Array)[i] as number;
+      extra[0] = (extra[0] as number) + w * v;
+      extra[1] = (extra[1] as number) + w * v * v;
+      extra[2] = (extra[2] as number) + w;
+    }
+  }
+  return { kind: 'oob', errors, weights, extra };
+}
+
+function map(chunk: Chunk, state: DForestState, _context: MapContext): DForestPartial {
+  if (state.phase === 'prelude') return preludeMap(chunk, state.data, state.prelude);
+  const fit = state.fit as Fit;
+  return state.phase === 'grow' ? mapGrow(chunk, state, fit) : mapOob(chunk, state, fit);
+}
+
+function merge(a: DForestPartial, b: DForestPartial): DForestPartial {
+  if (a.kind === 'grow' && b.kind === 'grow') return { kind: 'grow', hist: addHistograms(a.hist, b.hist) };
+  if (a.kind === 'oob' && b.kind === 'oob') {
+    return {
+      kind: 'oob',
+      errors: addHistograms(a.errors, b.errors),
+      weights: addHistograms(a.weights, b.weights),
+      extra: addHistograms(a.extra, b.extra),
+    };
+  }
+  if ((a.kind === 'range' || a.kind === 'sketch') && (b.kind === 'range' || b.kind === 'sketch')) {
+    return preludeMerge(a, b);
+  }
+  throw new Error('dForest: partials of different passes');
+}
+
+// ---------------------------------------------------------------------------------------------------
+// finalize
+
+function startFit(state: DForestState, prelude: PreludeOutcome): Fit {
+  const { options, data } = state;
+  if (prelude.usedRows === 0) {
+    throw new EngineError(
+      'NO_VALID_ROWS',
+      'no row has a response and a positive weight: nothing to fit',
+      422,
+    );
+  }
+  // Thresholds go on the cuts (levelGrowth.ts): the bins' data ranges need not travel in every state.
+  prelude.bins = prelude.bins.map((b) => ({ ...b, binLow: null, binHigh: null }));
+  const minSplit = options.minSplit ?? Math.max(20, Math.floor(Math.sqrt(prelude.numObs)));
+  const minBucket = options.minBucket ?? Math.max(1, Math.round(minSplit / 3));
+  const countStat = data.weights?.kind === 'pweights';
+  const classes = (data.response.levels ?? []).length;
+  const criterion: Criterion =
+    options.method === 'class'
+      ? { kind: 'class', classes, impurity: 'gini', aprior: new Array<number>(classes).fill(1), countStat }
+      : { kind: 'moments', countStat };
+  const width = statWidth(criterion);
+  return {
+    prelude,
+    minSplit,
+    minBucket,
+    criterion,
+    center: prelude.mean,
+    trees: Array.from({ length: options.nTree }, () => {
+      const tree = newTree(new Array<number>(width).fill(0));
+      tree.open = [0];
+      return tree;
+    }),
+    importance: data.features.map(() => 0),
+  };
+}
+
+/** Impurity left in a node: more than one class, or a positive sum of squares. */
+function impure(fit: Fit, stats: ArrayLike<number>): boolean {
+  if (fit.criterion.kind === 'class') {
+    let classes = 0;
+    for (let j = 0; j < fit.criterion.classes; j++) if ((stats[j] as number) > 0) classes++;
+    return classes > 1;
+  }
+  const w = stats[0] as number;
+  const s = stats[1] as number;
+  return w > 0 && (stats[2] as number) - (s * s) / w > 1e-12 * Math.abs(stats[2] as number);
+}
+
+function finalizeGrow(partial: DForestPartial & { kind: 'grow' }, state: DForestState, fit: Fit): void {
+  const { options, data } = state;
+  const pass = passOf(state, fit);
+  const layout = layoutOf(state, fit, pass);
+  const numBins = fit.prelude.bins.map((b) => b.numBins);
+  refreshOpenStats(fit.trees, partial.hist, layout, numBins, pass);
+  const maxGain = fit.trees.map(() => 0);
+  growLevel(
+    fit.trees,
+    partial.hist,
+    layout,
+    {
+      rules: {
+        criterion: fit.criterion,
+        minBucket: fit.minBucket,
+        kinds: data.features.map((f) => f.kind),
+        numBins,
+      },
+      bins: fit.prelude.bins,
+      canSplit: (_t, stats, depth) => {
+        const count = countOf(fit.criterion, stats, 0);
+        return (
+          depth < options.maxDepth &&
+          count >= fit.minSplit &&
+          count >= 2 * fit.minBucket &&
+          impure(fit, stats)
+        );
+      },
+      minGain: (t) => Math.max(0, 1e-10 * (maxGain[t] as number)),
+      rpartDirection: false,
+      thresholds: 'cut',
+      // Each node searches its own mTry predictors: a parent's histograms do not cover its children's.
+      subtract: false,
+      wantPerFeature: false,
+      onSplit: (t, _node, _search, choice) => {
+        maxGain[t] = Math.max(maxGain[t] as number, choice.gain);
+        fit.importance[choice.feature] = (fit.importance[choice.feature] as number) + choice.gain;
+      },
+    },
+    pass,
+  );
+}
+
+async function finalize(
+  partial: DForestPartial,
+  state: DForestState,
+  context: FinalizeContext,
+): Promise<FinalizeOutcome<DForestState, DForestResult>> {
+  const passes = state.passes + 1;
+  if (state.phase === 'prelude') {
+    const outcome = preludeFinalize(partial as PreludePartial, state.data, state.prelude, state.numRows);
+    if ('next' in outcome) {
+      return {
+        done: false,
+        state: { ...state, passes, prelude: outcome.next },
+        message: 'sketching the predictors',
+      };
+    }
+    return {
+      done: false,
+      state: { ...state, passes, phase: 'grow', fit: startFit(state, outcome.done) },
+      message: `growing ${state.options.nTree} trees: level 1`,
+    };
+  }
+  const fit = state.fit as Fit;
+  if (state.phase === 'grow') {
+    finalizeGrow(partial as DForestPartial & { kind: 'grow' }, state, fit);
+    const level = Math.max(...fit.trees.map((tree) => Math.max(...tree.depth)));
+    if (fit.trees.some((tree) => tree.open.length > 0)) {
+      return {
+        done: false,
+        state: { ...state, passes, fit },
+        message: `growing ${state.options.nTree} trees: level ${level + 1}`,
+      };
+    }
+    return { done: false, state: { ...state, passes, phase: 'oob', fit }, message: 'out-of-bag error' };
+  }
+  return {
+    done: true,
+    result: await buildResult(
+      { ...state, passes },
+      fit,
+      partial as DForestPartial & { kind: 'oob' },
+      context,
+    ),
+  };
+}
+
+async function buildResult(
+  state: DForestState,
+  fit: Fit,
+  oob: DForestPartial & { kind: 'oob' },
+  context: FinalizeContext,
+): Promise<DForestResult> {
+  const { data, options } = state;
+  const warnings = new Warnings();
+  const isClass = fit.criterion.kind === 'class';
+  const classes = fit.criterion.kind === 'class' ? fit.criterion.classes : 0;
+  const trees = fit.trees.map((tree) =>
+    withoutBins(
+      compactTree(
+        tree,
+        () => true,
+        (node) =>
+          isClass
+            ? nodeValue(fit, tree.stats[node] as number[])
+            : fit.center + nodeValue(fit, tree.stats[node] as number[]),
+        isClass
+          ? (node) => {
+              const stats = tree.stats[node] as number[];
+              const total = weightOf(fit.criterion, stats, 0);
+              return stats.slice(0, classes).map((w) => (total > 0 ? w / total : 0));
+            }
+          : null,
+        false,
+      ),
+    ),
+  );
+  const body: DForestModelBody = {
+    kind: 'dForest',
+    method: options.method,
+    response: { name: data.response.name, levels: data.response.levels },
+    features: treeFeatures(data),
+    trees,
+  };
+  const model = await context.io.saveModel({ type: 'dForest', formula: data.formula, body });
+  const oobError = Array.from(oob.errors, (error, t) => {
+    const weight = oob.weights[t] as number;
+    return { nTree: t + 1, error: weight > 0 ? finiteOrNull(error / weight) : null, oobObs: weight };
+  });
+  if (oobError.some((row) => row.error === null))
+    warnings.add('no out-of-bag rows for the first trees: their error is null');
+  const total = fit.importance.reduce((a, b) => a + b, 0);
+  const out: DForestResult = {
+    method: options.method,
+    formula: data.formula,
+    response: data.response.name,
+    ...(isClass ? { levels: data.response.levels ?? [] } : {}),
+    nObs: fit.prelude.numObs,
+    nMissing: fit.prelude.rows - fit.prelude.usedRows,
+    nTree: options.nTree,
+    mTry: options.mTry,
+    oobError,
+    treeSizes: trees.map((tree) => tree.feature.filter((f) => f < 0).length),
+    variableImportance: data.features
+      .map((feature, f) => ({
+        variable: feature.name,
+        importance: fit.importance[f] as number,
+        percent: total > 0 ? (100 * (fit.importance[f] as number)) / total : 0,
+      }))
+      .filter((v) => v.importance > 0)
+      .sort((a, b) => b.importance - a.importance),
+    params: {
+      maxDepth: options.maxDepth,
+      minSplit: fit.minSplit,
+      minBucket: fit.minBucket,
+      sampRate: options.sampRate,
+      replace: options.replace,
+      seed: options.seed,
+      maxNumBins: fit.prelude.maxNumBins,
+    },
+    features: resultFeatures(data),
+    passes: state.passes,
+    modelId: model.id,
+    warnings: warnings.list(),
+  };
+  if (isClass) {
+    out.confusion = Array.from({ length: classes }, (_, i) =>
+      Array.from(oob.extra.subarray(i * classes, (i + 1) * classes)),
+    );
+  } else {
+    const sum = oob.extra[0] as number;
+    const sum2 = oob.extra[1] as number;
+    const weight = oob.extra[2] as number;
+    const variance = weight > 0 ? sum2 / weight - (sum / weight) ** 2 : 0;
+    const mse = oobError[oobError.length - 1]?.error ?? null;
+    out.pseudoRSquared = mse === null || !(variance > 0) ? null : 1 - mse / variance;
+  }
+  return out;
+}
+
+export const dForest = {
+  name: 'dForest',
+  paramsSchema: DForestParamsSchema,
+  resultSchema: DForestResultSchema,
+  init,
+  columnsUsed,
+  map,
+  merge,
+  finalize,
+} satisfies Analysis<DForestParams, DForestState, DForestPartial, DForestResult>;

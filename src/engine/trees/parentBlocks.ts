@@ -1,0 +1,71 @@
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { JobIO } from '../jobIO.ts';
+
+/**
+ * Where the coordinator keeps a split node's merged histogram until the pass that derives its larger
+ * child from it (histogram subtraction, levelGrowth.ts). On the queue: files in the job's folder, which
+ * every worker shares, so the next pass's coordinator may run in any process (the runner removes the
+ * folder when the job ends). Without a job folder (in-process runs): this process's memory.
+ *
+ * A block lost on the way (a crash between passes) is not an error: the pass is run again with every
+ * histogram built by the tasks.
+ */
+export interface ParentBlocks {
+  put(tree: number, node: number, block: Float64Array): Promise<void>;
+  /** The block, removed from the store; null when it is not there. */
+  take(tree: number, node: number): Promise<Float64Array | null>;
+  /** Drops whatever is left (the fit is done). */
+  clear(): Promise<void>;
+}
+
+const FOLDER = 'treeHistograms';
+const memory = new Map<string, Float64Array>();
+
+function memoryBlocks(nonce: string): ParentBlocks {
+  const key = (tree: number, node: number) => `${nonce}/${tree}-${node}`;
+  return {
+    async put(tree, node, block) {
+      memory.set(key(tree, node), block);
+    },
+    async take(tree, node) {
+      const block = memory.get(key(tree, node)) ?? null;
+      memory.delete(key(tree, node));
+      return block;
+    },
+    async clear() {
+      for (const k of [...memory.keys()]) if (k.startsWith(`${nonce}/`)) memory.delete(k);
+    },
+  };
+}
+
+export async function parentBlocks(io: JobIO, nonce: string): Promise<ParentBlocks> {
+  let folder: string;
+  try {
+    folder = await io.folder(FOLDER);
+  } catch {
+    return memoryBlocks(nonce);
+  }
+  const file = (tree: number, node: number) => path.join(folder, `${tree}-${node}.f64`);
+  return {
+    async put(tree, node, block) {
+      await writeFile(file(tree, node), new Uint8Array(block.buffer, block.byteOffset, block.byteLength));
+    },
+    async take(tree, node) {
+      try {
+        const bytes = await readFile(file(tree, node));
+        // Copied into an aligned buffer: Buffer memory may not be 8-byte aligned.
+        const block = new Float64Array(bytes.byteLength / 8);
+        new Uint8Array(block.buffer).set(bytes);
+        await rm(file(tree, node), { force: true });
+        return block;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        throw error;
+      }
+    },
+    async clear() {
+      await rm(folder, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,145 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Value } from 'typebox/value';
+import {
+  type DForestResult,
+  DForestResultSchema,
+  dForest,
+  nodeFeatures,
+} from '../../src/engine/analyses/dForest.ts';
+import { type DForestModelBody, predictDForest } from '../../src/engine/models/treeScore.ts';
+import { runInProcessDetailed } from '../../src/engine/runInProcess.ts';
+import { poissonDraw, poissonTable, rowUniform } from '../../src/engine/trees/rowHash.ts';
+import { irisDataset, makeDataset, seededRandom, type TestDataset } from './helpers.ts';
+import { modelIO } from './treeHelpers.ts';
+
+async function fit(
+  params: Record<string, unknown>,
+  dataset: TestDataset,
+): Promise<{ result: DForestResult; body: DForestModelBody; rounds: number }> {
+  const io = modelIO();
+  const out = await runInProcessDetailed(dForest, params, dataset.meta, dataset.chunks, {
+    io,
+    maxRounds: 500,
+  });
+  assert.ok(
+    Value.Check(DForestResultSchema, out.result),
+    JSON.stringify([...Value.Errors(DForestResultSchema, out.result)][0]),
+  );
+  return {
+    result: out.result as DForestResult,
+    body: io.models[0]?.body as DForestModelBody,
+    rounds: out.rounds,
+  };
+}
+
+const IRIS = 'Species ~ Sepal.Length + Sepal.Width + Petal.Length + Petal.Width';
+
+describe('dForest', () => {
+  it('classifies iris with a small out-of-bag error that scoring each tree reproduces', async () => {
+    const iris = await irisDataset(40);
+    const seed = 17;
+    const nTree = 30;
+    const { result, body, rounds } = await fit(
+      { formula: IRIS, nTree, seed, minSplit: 5, minBucket: 2 },
+      iris,
+    );
+    assert.equal(body.trees.length, nTree);
+    assert.equal(result.mTry, 2);
+    // One sketch pass, at most maxDepth level passes shared by all trees, one out-of-bag pass.
+    assert.ok(rounds <= 1 + 10 + 1, `${rounds} passes`);
+    const last = result.oobError[nTree - 1] as DForestResult['oobError'][number];
+    assert.ok((last.error as number) <= 0.08, `oob error ${last.error}`);
+    // Out-of-bag votes recomputed here: each tree scored alone, on the rows its bootstrap left out.
+    const cdf = poissonTable(1);
+    const levels = body.response.levels as string[];
+    let errors = 0;
+    let scored = 0;
+    const confusion = levels.map(() => levels.map(() => 0));
+    for (const chunk of iris.chunks) {
+      const votes = Array.from({ length: chunk.numRows }, () => [0, 0, 0]);
+      body.trees.forEach((tree, t) => {
+        const single = predictDForest({ ...body, trees: [tree] }, chunk.table);
+        for (let i = 0; i < chunk.numRows; i++) {
+          if (poissonDraw(cdf, rowUniform(seed, chunk.startRow + i, t)) !== 0) continue;
+          const row = votes[i] as number[];
+          const k = single.classIndex?.[i] as number;
+          row[k] = (row[k] as number) + 1;
+        }
+      });
+      votes.forEach((v, i) => {
+        if (v.every((x) => x === 0)) return;
+        const predicted = v.indexOf(Math.max(...v));
+        const truth = levels.indexOf(iris.species[chunk.startRow + i] as string);
+        scored++;
+        if (predicted !== truth) errors++;
+        const cells = confusion[truth] as number[];
+        cells[predicted] = (cells[predicted] as number) + 1;
+      });
+    }
+    assert.equal(last.oobObs, scored);
+    assert.equal(last.error, errors / scored);
+    assert.deepEqual(result.confusion, confusion);
+    // Petal measurements carry the signal.
+    assert.ok(['Petal.Length', 'Petal.Width'].includes(result.variableImportance[0]?.variable as string));
+  });
+
+  it('votes, probabilities and the response agree with the trees', async () => {
+    const iris = await irisDataset(150);
+    const { body } = await fit({ formula: IRIS, nTree: 7, seed: 2, minSplit: 5 }, iris);
+    const table = iris.chunks[0]?.table as never;
+    const vote = predictDForest(body, table, 'vote');
+    const prob = predictDForest(body, table, 'prob');
+    for (let i = 0; i < 150; i++) {
+      const shares = (vote.perClass ?? []).map((c) => c[i] as number);
+      assert.ok(Math.abs(shares.reduce((a, b) => a + b, 0) - 1) < 1e-12);
+      assert.equal(vote.classIndex?.[i], shares.indexOf(Math.max(...shares)));
+      const probs = (prob.perClass ?? []).map((c) => c[i] as number);
+      assert.ok(Math.abs(probs.reduce((a, b) => a + b, 0) - 1) < 1e-12);
+      // 7 trees: vote shares are multiples of 1/7.
+      for (const s of shares) assert.ok(Math.abs(s * 7 - Math.round(s * 7)) < 1e-9);
+    }
+  });
+
+  it('regression: explains a clear signal (pseudo R^2), each node searching mTry predictors', async () => {
+    const next = seededRandom(6);
+    const n = 4000;
+    const x = Array.from({ length: n }, () => next());
+    const z = Array.from({ length: n }, () => next());
+    const noise = Array.from({ length: n }, () => next());
+    const y = x.map((v, i) => 8 * v + ((z[i] as number) > 0.5 ? 4 : 0) + 0.5 * next());
+    const dataset = makeDataset(
+      [
+        { name: 'y', type: 'numeric', values: y },
+        { name: 'x', type: 'numeric', values: x },
+        { name: 'z', type: 'numeric', values: z },
+        { name: 'noise', type: 'numeric', values: noise },
+      ],
+      1000,
+    );
+    const { result, body } = await fit(
+      { formula: 'y ~ x + z + noise', nTree: 15, seed: 8, mTry: 1, replace: false },
+      dataset,
+    );
+    assert.equal(result.method, 'anova');
+    assert.ok((result.pseudoRSquared as number) > 0.9, `pseudo R2 ${result.pseudoRSquared}`);
+    // The root of each tree splits on the one predictor its draw allows.
+    body.trees.forEach((tree, t) => {
+      const allowed = nodeFeatures(8, t, 1, 3, 1);
+      if ((tree.feature[0] as number) >= 0) assert.deepEqual([tree.feature[0]], allowed);
+    });
+    const predicted = predictDForest(body, dataset.chunks[0]?.table as never);
+    const mse =
+      y.slice(0, 1000).reduce((s, v, i) => s + (v - (predicted.value?.[i] as number)) ** 2, 0) / 1000;
+    assert.ok(mse < 1, `training mse ${mse}`);
+  });
+
+  it('is reproducible for a seed and differs for another', async () => {
+    const iris = await irisDataset(50);
+    const a = await fit({ formula: IRIS, nTree: 5, seed: 99 }, iris);
+    const b = await fit({ formula: IRIS, nTree: 5, seed: 99 }, iris);
+    const c = await fit({ formula: IRIS, nTree: 5, seed: 98 }, iris);
+    assert.deepEqual(a.body, b.body);
+    assert.notDeepEqual(a.body, c.body);
+  });
+});
