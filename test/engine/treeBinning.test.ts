@@ -68,6 +68,8 @@ describe('tree binning', () => {
       values.length,
     );
     const sorted = Float64Array.from(cuts);
-    values.forEach((x, i) => assert.equal(codes[i], binValue(sorted, x, cuts.length + 1), `x = ${x}`));
+    values.forEach((x, i) => {
+      assert.equal(codes[i], binValue(sorted, x, cuts.length + 1), `x = ${x}`);
+    });
   });
 });

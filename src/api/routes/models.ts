@@ -12,6 +12,7 @@ import {
   scorerFor,
   unseenLevelsWarning,
 } from '../../engine/models/scorers.ts';
+import { treeModelView } from '../../engine/models/treeScorer.ts';
 import { Warnings } from '../../engine/params.ts';
 import { ModelStore, type StoredModel } from '../../storage/modelStore.ts';
 import { ApiError } from '../errors.ts';
@@ -85,6 +86,36 @@ const ModelSchema = Type.Object(
           'naiveBayes: per predictor, class x level probabilities (categorical) or per-class mean and sd (gaussian)',
       }),
     ),
+    tree: Type.Optional(
+      Type.Object(
+        {
+          kind: Type.String({ description: 'dTree, dForest or bTrees' }),
+          method: Type.String({ description: "'class' or 'anova'; bTrees: the loss function" }),
+          nTree: Type.Integer(),
+          variablesUsed: Type.Array(Type.String(), { description: 'Predictors some split uses' }),
+          nodes: Type.Optional(
+            Type.Array(
+              Type.Object({
+                node: Type.Integer({ description: "rpart's node number" }),
+                split: Type.Union([Type.String(), Type.Null()], {
+                  description: 'The condition sending rows to the first child; null at a leaf',
+                }),
+                children: Type.Union([Type.Array(Type.Integer(), { minItems: 2, maxItems: 2 }), Type.Null()]),
+                missing: Type.Union([Type.Literal('first'), Type.Literal('second'), Type.Null()], {
+                  description: 'The child missing values go to',
+                }),
+                yval: Type.Union([Type.Number(), Type.String()], {
+                  description: 'The class (class trees) or the mean (anova)',
+                }),
+                prob: Type.Optional(Type.Array(Type.Number(), { description: 'Class probabilities' })),
+              }),
+              { description: 'dTree: every node of the tree' },
+            ),
+          ),
+        },
+        { description: 'Tree models (dTree, dForest, bTrees): a compact description' },
+      ),
+    ),
   },
   { $id: 'Model' },
 );
@@ -106,7 +137,7 @@ const PredictRowsResponse = Type.Object({
     Type.Record(Type.String(), Type.Union([Type.Number(), Type.String(), Type.Null()])),
     {
       description:
-        "One object per row, in order, with the predict job's columns: linear models `<y>_Pred` and the requested `_Resid`, `_StdErr`, `_Lower`, `_Upper`; kmeans `.rxCluster`; naiveBayes `<y>_Pred` (the class label) or `<level>_prob`",
+        "One object per row, in order, with the predict job's columns: linear models `<y>_Pred` and the requested `_Resid`, `_StdErr`, `_Lower`, `_Upper`; kmeans `.rxCluster`; naiveBayes `<y>_Pred` (the class label) or `<level>_prob`; trees `<y>_Pred`, `<level>_prob`, `<level>_vote` or bTrees bernoulli `<y>_prob`",
     },
   ),
   nPredicted: Type.Integer(),
@@ -201,6 +232,8 @@ function view(model: StoredModel) {
   if (isLinearModelBody(model.body)) return { ...summary(model), ...linearView(model.body) };
   if (isKmeansModelBody(model.body)) return { ...summary(model), ...kmeansView(model.body) };
   if (isNaiveBayesModelBody(model.body)) return { ...summary(model), ...naiveBayesView(model.body) };
+  const tree = treeModelView(model.body);
+  if (tree !== null) return { ...summary(model), coefficients: [], ...tree };
   return { ...summary(model), terms: [], responses: [], coefficients: [], factorLevels: {}, variables: [] };
 }
 

@@ -18,14 +18,15 @@ import { checkParams, Warnings } from '../params.ts';
 
 /**
  * rxPredict for every stored model kind predict scores (models/scorers.ts: linMod, logit, glm,
- * kmeans, naiveBayes): the job's dataset is the data to score; the output is a new dataset, chunk for
+ * kmeans, naiveBayes, dTree, dForest, bTrees): the job's dataset is the data to score; the output is a new dataset, chunk for
  * chunk, with the `extraVarsToWrite` (and the model's own variables with `writeModelVars`) copied
  * through, then the prediction columns of the model's kind:
  *
  * - linear models: `<y>_Pred`, and on request `_Resid`, `_StdErr`, `_Lower` / `_Upper` (models/score.ts:
  *   the model's own stored plan builds X, so dummy coding and level lists are those of training);
  * - kmeans: `.rxCluster`, the number of the nearest center (rxKmeans' outFile column);
- * - naiveBayes: `<y>_Pred` (type 'class') or `<level>_prob` per class (type 'prob').
+ * - naiveBayes: `<y>_Pred` (type 'class') or `<level>_prob` per class (type 'prob');
+ * - trees: `<y>_Pred`, `<level>_prob`, `<level>_vote`, `<y>_prob` by kind and type (models/treeScorer.ts).
  *
  * Options that do not apply to the model's kind are refused (400 naming them; the table is in
  * models/scorers.ts). Factor levels are matched by label; a level training never saw is counted in

@@ -22,6 +22,7 @@ import {
   scoreNaiveBayesChunk,
 } from './naiveBayesScore.ts';
 import { type ScoredChunk, scoredVarInfo } from './scoredColumns.ts';
+import { bTreesScorer, dForestScorer, dTreeScorer } from './treeScorer.ts';
 
 /**
  * One way to score every stored model kind (rxPredict's methods), shared by the `predict` job and the
@@ -31,15 +32,15 @@ import { type ScoredChunk, scoredVarInfo } from './scoredColumns.ts';
  * The options are RevoScaleR's rxPredict arguments; each kind reads some of them and refuses the rest
  * (400 INVALID_PARAMS naming the option) rather than ignoring them:
  *
- * | option           | linear (linMod, logit, glm) | kmeans         | naiveBayes                 |
- * |------------------|-----------------------------|----------------|----------------------------|
- * | computeResiduals | yes                         | -              | -                          |
- * | computeStdErrors | yes                         | -              | -                          |
- * | interval         | yes                         | -              | -                          |
- * | confLevel        | yes                         | -              | -                          |
- * | type             | 'response' (default), 'link'| -              | 'class' (default), 'prob'  |
- * | prior            | -                           | -              | yes                        |
- * | predVarNames     | one per response            | one name       | class: one; prob: one per class |
+ * | option           | linear (linMod, logit, glm) | kmeans         | naiveBayes                 | trees (dTree, dForest, bTrees) |
+ * |------------------|-----------------------------|----------------|----------------------------|--------------------------------|
+ * | computeResiduals | yes                         | -              | -                          | -                              |
+ * | computeStdErrors | yes                         | -              | -                          | -                              |
+ * | interval         | yes                         | -              | -                          | -                              |
+ * | confLevel        | yes                         | -              | -                          | -                              |
+ * | type             | 'response' (default), 'link'| -              | 'class' (default), 'prob'  | dTree 'response'='class', 'prob'; dForest also 'vote'; bTrees 'response', 'link' |
+ * | prior            | -                           | -              | yes                        | -                              |
+ * | predVarNames     | one per response            | one name       | class: one; prob: one per class | one per output column (treeScorer.ts) |
  */
 
 /** The kind-dependent predict options, as schema properties (the job params and the sync body share them). */
@@ -69,10 +70,16 @@ export const PredictOptionProperties = {
   ),
   type: Type.Optional(
     Type.Union(
-      [Type.Literal('response'), Type.Literal('link'), Type.Literal('class'), Type.Literal('prob')],
+      [
+        Type.Literal('response'),
+        Type.Literal('link'),
+        Type.Literal('class'),
+        Type.Literal('prob'),
+        Type.Literal('vote'),
+      ],
       {
         description:
-          "Linear models: 'response' (default) or 'link' (the linear predictor). naiveBayes: 'class' (default, `<y>_Pred`) or 'prob' (`<level>_prob` per class). Not for kmeans.",
+          "Linear models: 'response' (default) or 'link' (the linear predictor). naiveBayes: 'class' (default, `<y>_Pred`) or 'prob' (`<level>_prob` per class). dTree/dForest: 'response' (default; 'class' the same: `<y>_Pred`), class trees also 'prob' (`<level>_prob` per class), dForest also 'vote' (`<level>_vote`, the share of trees). bTrees: 'response' (default; bernoulli `<y>_prob`, multinomial `<level>_prob` and `<y>_Pred`) or 'link' (the score). Not for kmeans.",
       },
     ),
   ),
@@ -86,7 +93,7 @@ export const PredictOptionProperties = {
     Type.Array(Type.String({ minLength: 1 }), {
       minItems: 1,
       description:
-        "Names of the prediction columns. Linear: one per response (default `<y>_Pred`); kmeans: one (default '.rxCluster'); naiveBayes 'class': one (default `<y>_Pred`), 'prob': one per class (default `<level>_prob`).",
+        "Names of the prediction columns. Linear: one per response (default `<y>_Pred`); kmeans: one (default '.rxCluster'); naiveBayes 'class': one (default `<y>_Pred`), 'prob': one per class (default `<level>_prob`); trees: one per output column.",
     }),
   ),
 };
@@ -204,6 +211,9 @@ const SCORERS: Readonly<Record<string, Scorer>> = {
   glm: erase(linearScorer),
   kmeans: erase(kmeansScorer),
   naiveBayes: erase(naiveBayesScorer),
+  dTree: erase(dTreeScorer),
+  dForest: erase(dForestScorer),
+  bTrees: erase(bTreesScorer),
 };
 
 /** Model types predict scores. */
