@@ -1,13 +1,14 @@
-import { type Job, type Queue, UnrecoverableError, WaitingChildrenError } from 'bullmq';
+import { type Job, UnrecoverableError, WaitingChildrenError } from 'bullmq';
 import type { AnyAnalysis } from '../engine/analysis.ts';
 import { decodePartial } from '../engine/codec.ts';
 import { getAnalysis } from '../engine/registry.ts';
 import type { DatasetMeta } from '../storage/datasetMeta.ts';
 import type { DatasetStore } from '../storage/datasetStore.ts';
 import { UserError } from '../userError.ts';
+import type { ChunkTaskRouter } from './chunkTaskRouter.ts';
 import { splitCommonParams } from './commonParams.ts';
 import type { JobRecord, JobRecords } from './jobRecords.ts';
-import { type ChunkTaskData, type CoordinatorData, chunkTaskId, parseChunkTaskKey } from './messages.ts';
+import { type CoordinatorData, chunkTaskId, parseChunkTaskKey } from './messages.ts';
 import type { RoundStates } from './roundState.ts';
 import { planTasks, type TaskRange } from './taskPlan.ts';
 
@@ -15,7 +16,8 @@ export interface CoordinatorDeps {
   store: DatasetStore;
   records: JobRecords;
   states: RoundStates;
-  chunkQueue: Queue<ChunkTaskData>;
+  /** Picks each chunk task's queue: that of the worker caching its chunks. */
+  chunkRouter: Pick<ChunkTaskRouter, 'route'>;
   /** Rounds an iterative analysis may take before the job fails (a guard against a non-converging loop). */
   maxRounds: number;
 }
@@ -147,13 +149,20 @@ async function addChunkTasks(
   tasks: TaskRange[],
 ): Promise<void> {
   const parent = { id: job.id!, queue: job.queueQualifiedName };
-  await deps.chunkQueue.addBulk(
-    tasks.map((task) => ({
-      name: record.type,
-      data: { jobId: record.id, type: record.type, dataset: record.dataset, round, ...task },
-      // Fixed ids make a re-run of this step (after a crash) add nothing twice.
-      opts: { ...CHUNK_TASK_OPTIONS, jobId: chunkTaskId(record.id, round, task.taskIndex), parent },
-    })),
+  // Children may sit in any queue under the prefix; their keys end in the task id wherever they are.
+  // Fixed ids make a re-run of this step (after a crash) add nothing twice to a queue; if the workers
+  // changed meanwhile, a task may be added to a second queue too: it runs twice, to the same partial.
+  const groups = await deps.chunkRouter.route(record.dataset, tasks);
+  await Promise.all(
+    groups.map(({ queue, tasks: owned }) =>
+      queue.addBulk(
+        owned.map((task) => ({
+          name: record.type,
+          data: { jobId: record.id, type: record.type, dataset: record.dataset, round, ...task },
+          opts: { ...CHUNK_TASK_OPTIONS, jobId: chunkTaskId(record.id, round, task.taskIndex), parent },
+        })),
+      ),
+    ),
   );
 }
 
