@@ -3,9 +3,11 @@ import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { type Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import request from 'supertest';
 import { ChunkTaskRouter } from '../../src/jobs/chunkTaskRouter.ts';
+import { DeadWorkerDrainer } from '../../src/jobs/deadWorkerDrainer.ts';
 import { bullPrefix, CHUNK_QUEUE, JobKeys, workerChunkQueue } from '../../src/jobs/keys.ts';
 import { connectRedis } from '../../src/jobs/redis.ts';
 import { assignTasks } from '../../src/jobs/taskAffinity.ts';
@@ -162,6 +164,107 @@ describe('the worker registry', () => {
       connection.disconnect();
       await registry.forget('wa');
       await registry.forget('wb');
+    }
+  });
+});
+
+describe('draining a dead worker’s queue', () => {
+  let redis: Redis;
+  let connection: Redis;
+  let keys: JobKeys;
+  let prefix: string;
+  const timings = { heartbeatMs: 50, staleMs: 300, graceMs: 300 };
+  before(() => {
+    redis = connectRedis(TEST_REDIS_URL, 'commands');
+    connection = connectRedis(TEST_REDIS_URL, 'bullmq');
+    keys = new JobKeys(`rxtest-${randomBytes(4).toString('hex')}`);
+    prefix = bullPrefix(keys.prefix);
+  });
+  after(async () => {
+    redis.disconnect();
+    connection.disconnect();
+    await deleteKeys(keys.prefix);
+  });
+
+  /** A drainer whose workers run a processor the test controls; records the queues it attached to. */
+  function drainerFor(registry: WorkerRegistry, processor: (job: Job) => Promise<string>) {
+    const attached: string[] = [];
+    const drainer = new DeadWorkerDrainer({
+      registry,
+      selfId: 'survivor',
+      startWorker: (queueName) => {
+        attached.push(queueName);
+        return new Worker(queueName, processor, {
+          connection,
+          prefix,
+          stalledInterval: 200,
+          lockDuration: 400,
+        });
+      },
+      openQueue: (queueName) => new Queue(queueName, { connection, prefix, skipMetasUpdate: true }),
+      log: () => undefined,
+    });
+    return { drainer, attached };
+  }
+
+  async function queueKeys(workerId: string): Promise<string[]> {
+    return redis.keys(`${prefix}:${workerChunkQueue(workerId)}:*`);
+  }
+
+  it('runs the tasks left behind, keeps the queue while any is unfinished, then deletes it', async () => {
+    const registry = new WorkerRegistry(redis, keys, timings);
+    const t = Date.now();
+    await registry.beat('dead', t - 400);
+    const queue = new Queue(workerChunkQueue('dead'), { connection, prefix });
+    await queue.add('task', { n: 1 }, { jobId: 'left-behind' });
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const ran: string[] = [];
+    const { drainer, attached } = drainerFor(registry, async (job) => {
+      ran.push(job.id!);
+      await gate;
+      return 'done';
+    });
+    try {
+      await drainer.sweep(t);
+      assert.deepEqual(attached, [workerChunkQueue('dead')]);
+      await until('the left-behind task starts', async () => ran.length === 1, 5);
+      // Past stale + grace, but a task is still running: the queue stays.
+      await drainer.sweep(t + 1000);
+      assert.ok((await queueKeys('dead')).length > 0);
+      assert.ok((await registry.stale(t + 1000)).some((e) => e.workerId === 'dead'));
+      release();
+      await until('the task completes', async () => (await queue.getCompletedCount()) === 1, 5);
+      await drainer.sweep(t + 1000);
+      assert.deepEqual(await queueKeys('dead'), [], 'the drained queue is deleted');
+      assert.deepEqual(await redis.zrange(keys.workers, 0, -1), [], 'and forgotten');
+      assert.deepEqual(ran, ['left-behind']);
+    } finally {
+      release();
+      await drainer.close();
+      await queue.close();
+    }
+  });
+
+  it('lets a worker that beats again keep its queue', async () => {
+    const registry = new WorkerRegistry(redis, keys, timings);
+    const t = Date.now();
+    await registry.beat('slow', t - 400);
+    const { drainer, attached } = drainerFor(registry, async () => 'done');
+    try {
+      await drainer.sweep(t);
+      assert.deepEqual(attached, [workerChunkQueue('slow')]);
+      assert.equal(await registry.claimDrain('slow', 'someone-else'), false, 'claimed by the survivor');
+      await registry.beat('slow', t + 50);
+      await drainer.sweep(t + 100);
+      assert.equal(await registry.claimDrain('slow', 'someone-else'), true, 'claim released');
+      assert.deepEqual(await registry.live(t + 100), ['slow']);
+    } finally {
+      await drainer.close();
+      await registry.releaseDrain('slow', 'someone-else');
+      await registry.forget('slow');
     }
   });
 });
