@@ -44,8 +44,9 @@ export async function benchJobs(): Promise<void> {
       params: { formula: `~ ${names.join(' + ')}`, type: 'Cov' },
     };
     const endToEnd = async (label: string, body: typeof summary) => {
-      // Warm every worker's JIT and chunk cache. Tasks land on workers at random, so after k runs a worker
-      // still misses about 2^-k of the chunks, and a miss reads 16 MB from a disk that gives ~0.4 GB/s here.
+      // Warm every worker's JIT and chunk cache. Each worker is sent the tasks of its own share of the
+      // chunks, the same share job after job (src/jobs/taskAffinity.ts), so the first run reads that share
+      // from disk (16 MB a chunk, ~0.4 GB/s here) and later runs hit the cache; the rest warm the JIT.
       for (let i = 0; i < 8; i++) await runJob(server.url, body);
       const seconds = median(await timeRuns(runs, () => runJob(server.url, body)));
       report(label, `${fmt(values / seconds)} values/s  (${(seconds / baseline).toFixed(2)}x baseline time)`);

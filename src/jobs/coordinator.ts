@@ -1,4 +1,5 @@
-import { type Job, type Queue, UnrecoverableError, WaitingChildrenError } from 'bullmq';
+import { type Job, UnrecoverableError, WaitingChildrenError } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { AnyAnalysis } from '../engine/analysis.ts';
 import { decodePartial } from '../engine/codec.ts';
 import { planInput } from '../engine/commonParams.ts';
@@ -11,9 +12,10 @@ import type { DatasetStore } from '../storage/datasetStore.ts';
 import { JobFiles, removeJobFiles } from '../storage/jobFiles.ts';
 import { ModelStore } from '../storage/modelStore.ts';
 import { UserError } from '../userError.ts';
+import type { ChunkTaskRouter } from './chunkTaskRouter.ts';
 import { loadInitContext } from './initContext.ts';
 import type { JobRecord, JobRecords } from './jobRecords.ts';
-import { type ChunkTaskData, type CoordinatorData, chunkTaskId, parseChunkTaskKey } from './messages.ts';
+import { type CoordinatorData, chunkTaskId, parseChunkTaskKey } from './messages.ts';
 import type { RoundStates } from './roundState.ts';
 import { planPartitionTasks, planTasks, type TaskRange } from './taskPlan.ts';
 
@@ -23,11 +25,14 @@ export interface CoordinatorDeps {
   dataDir: string;
   records: JobRecords;
   states: RoundStates;
-  chunkQueue: Queue<ChunkTaskData>;
+  /** Picks each chunk task's queue: that of the worker caching its chunks. */
+  chunkRouter: Pick<ChunkTaskRouter, 'route'>;
   /** Rounds an iterative analysis may take before the job fails (a guard against a non-converging loop). */
   maxRounds: number;
   /** Registered functions and limits, for planning exec jobs. */
   exec: ExecService;
+  /** For dropping merged partials from BullMQ's processed hash (see dropMergedPartials). */
+  redis: Redis;
 }
 
 /** Chunk task options: the BullMQ traps of DESIGN.md, answered once here. */
@@ -78,10 +83,9 @@ async function mergeRound(
  * getChildrenValues reads all of it): without this, an analysis of hundreds of rounds with partials
  * of megabytes (tree histograms) re-reads every earlier round each time, and holds them all in Redis.
  */
-async function dropMergedPartials(job: Job<CoordinatorData>, queue: Queue, keys: string[]): Promise<void> {
+async function dropMergedPartials(job: Job<CoordinatorData>, redis: Redis, keys: string[]): Promise<void> {
   if (keys.length === 0) return;
-  const client = await queue.backend.client;
-  await client.hdel(`${job.queueQualifiedName}:${job.id}:processed`, ...keys);
+  await redis.hdel(`${job.queueQualifiedName}:${job.id}:processed`, ...keys);
 }
 
 /**
@@ -175,7 +179,7 @@ export async function runCoordinator(
       step = 'plan';
       await job.updateData({ jobId, step, round });
       // Only now: a re-run of this step after a crash before updateData merges these partials again.
-      await dropMergedPartials(job, deps.chunkQueue, keys);
+      await dropMergedPartials(job, deps.redis, keys);
     }
   } catch (error) {
     if (error instanceof WaitingChildrenError) throw error;
@@ -249,13 +253,20 @@ async function addChunkTasks(
     round,
     ...(rowOps ? { rowOps } : {}),
   };
-  await deps.chunkQueue.addBulk(
-    plan.tasks.map((task) => ({
-      name: record.type,
-      data: { ...common, ...task },
-      // Fixed ids make a re-run of this step (after a crash) add nothing twice.
-      opts: { ...CHUNK_TASK_OPTIONS, jobId: chunkTaskId(record.id, round, task.taskIndex), parent },
-    })),
+  // Children may sit in any queue under the prefix; their keys end in the task id wherever they are.
+  // Fixed ids make a re-run of this step (after a crash) add nothing twice to a queue; if the workers
+  // changed meanwhile, a task may be added to a second queue too: it runs twice, to the same partial.
+  const groups = await deps.chunkRouter.route(plan.dataset, plan.tasks);
+  await Promise.all(
+    groups.map(({ queue, tasks: owned }) =>
+      queue.addBulk(
+        owned.map((task) => ({
+          name: record.type,
+          data: { ...common, ...task },
+          opts: { ...CHUNK_TASK_OPTIONS, jobId: chunkTaskId(record.id, round, task.taskIndex), parent },
+        })),
+      ),
+    ),
   );
 }
 

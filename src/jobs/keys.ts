@@ -33,11 +33,25 @@ export class JobKeys {
   get finishedChannel(): string {
     return `${this.prefix}:rx:finished`;
   }
+  /** Sorted set: worker process ids scored by their last heartbeat (ms since the epoch). */
+  get workers(): string {
+    return `${this.prefix}:rx:workers`;
+  }
+  /** String with a TTL: the id of the live worker draining a dead worker's chunk queue. */
+  drainer(workerId: string): string {
+    return `${this.prefix}:rx:drainer:${workerId}`;
+  }
 }
 
 /** Queue names; BullMQ's own keys live under `<QUEUE_PREFIX>:bull:<queue>`. */
 export const COORDINATOR_QUEUE = 'coordinator';
+/** The shared chunk queue, every worker's fallback (used when no worker is registered). */
 export const CHUNK_QUEUE = 'chunks';
+
+/** A worker's own chunk queue: the tasks of the chunks it is assigned (and caches). */
+export function workerChunkQueue(workerId: string): string {
+  return `${CHUNK_QUEUE}-${workerId}`;
+}
 
 export function bullPrefix(queuePrefix: string): string {
   return `${queuePrefix}:bull`;

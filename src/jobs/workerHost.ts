@@ -1,19 +1,36 @@
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import { type Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.ts';
 import { ExecService } from '../exec/service.ts';
 import type { DatasetStore } from '../storage/datasetStore.ts';
 import { runChunkTask } from './chunkTask.ts';
+import { ChunkTaskRouter } from './chunkTaskRouter.ts';
 import { runCoordinator } from './coordinator.ts';
+import { DeadWorkerDrainer } from './deadWorkerDrainer.ts';
 import { JobRecords } from './jobRecords.ts';
-import { bullPrefix, CHUNK_QUEUE, COORDINATOR_QUEUE, JobKeys } from './keys.ts';
+import { bullPrefix, CHUNK_QUEUE, COORDINATOR_QUEUE, JobKeys, workerChunkQueue } from './keys.ts';
 import type { ChunkTaskData, CoordinatorData } from './messages.ts';
 import { connectRedis } from './redis.ts';
 import { RoundStates } from './roundState.ts';
 import { startWatchdog } from './watchdog.ts';
+import { type RegistryTimings, registryTimings, WorkerRegistry } from './workerRegistry.ts';
 
 export interface WorkerHost {
+  /** This process's id in the worker registry; its own chunk queue is `chunks-<workerId>`. */
+  readonly workerId: string;
   close(): Promise<void>;
+}
+
+/** A fresh id per start (queue names may not hold ':'); host and pid make logs and Redis readable. */
+function newWorkerId(): string {
+  const host =
+    os
+      .hostname()
+      .replace(/[^A-Za-z0-9.-]/g, '')
+      .slice(0, 32) || 'host';
+  return `${host}-${process.pid}-${randomBytes(4).toString('hex')}`;
 }
 
 /** Passes an iterative analysis may take. */
@@ -29,14 +46,17 @@ export async function startWorkerHost(
   config: Config,
   store: DatasetStore,
   log: (message: string, error?: unknown) => void,
+  timings: RegistryTimings = registryTimings(config.workerLockSeconds * 1000),
 ): Promise<WorkerHost> {
+  const workerId = newWorkerId();
   const keys = new JobKeys(config.queuePrefix);
   const commands = connectRedis(config.redisUrl, 'commands');
   const records = new JobRecords(commands, keys, config.jobTtlSeconds);
   const states = new RoundStates(commands, keys, config.jobTtlSeconds);
+  const registry = new WorkerRegistry(commands, keys, timings);
   const prefix = bullPrefix(config.queuePrefix);
   const queueConnection = connectRedis(config.redisUrl, 'bullmq');
-  const chunkQueue = new Queue<ChunkTaskData>(CHUNK_QUEUE, { connection: queueConnection, prefix });
+  const chunkRouter = new ChunkTaskRouter(registry, queueConnection, prefix);
   const coordinatorQueue = new Queue<CoordinatorData>(COORDINATOR_QUEUE, {
     connection: queueConnection,
     prefix,
@@ -46,6 +66,7 @@ export async function startWorkerHost(
   for (const problem of (await exec.load()).problems) log(`exec plugin left out: ${problem}`);
   // BullMQ leaves connections it was handed open on close; these are ours to close.
   const workerConnections = [
+    connectRedis(config.redisUrl, 'bullmq'),
     connectRedis(config.redisUrl, 'bullmq'),
     connectRedis(config.redisUrl, 'bullmq'),
   ];
@@ -69,28 +90,46 @@ export async function startWorkerHost(
     };
   };
 
-  const chunkWorker = new Worker<ChunkTaskData, string>(
-    CHUNK_QUEUE,
-    (job) =>
-      runChunkTask(job, {
-        store,
-        dataDir: config.dataDir,
-        records,
-        states,
-        delayMs: config.taskDelayMs,
-        exec,
-        log,
-      }),
-    // One task at a time: tasks are CPU-bound, more per process would only interleave them.
-    options(workerConnections[0]!, 1),
-  );
-  chunkWorker.on(
-    'failed',
-    failJobWhenExhausted(
-      'CHUNK_TASK_FAILED',
-      (error) => `a chunk task failed after its retries: ${error.message}`,
-    ),
-  );
+  const startChunkWorker = (queueName: string, connection: Redis) => {
+    const worker = new Worker<ChunkTaskData, string>(
+      queueName,
+      (job) =>
+        runChunkTask(job, {
+          store,
+          dataDir: config.dataDir,
+          records,
+          states,
+          delayMs: config.taskDelayMs,
+          exec,
+          log,
+        }),
+      // One task at a time: tasks are CPU-bound, more per process would only interleave them.
+      options(connection, 1),
+    );
+    worker.on(
+      'failed',
+      failJobWhenExhausted(
+        'CHUNK_TASK_FAILED',
+        (error) => `a chunk task failed after its retries: ${error.message}`,
+      ),
+    );
+    worker.on('error', (error) => log('worker error', error));
+    return worker;
+  };
+
+  // Registered before it consumes anything, so the first coordinator that sees it finds its queue served.
+  await registry.beat(workerId);
+  // The tasks of the chunks this process caches (chunkTaskRouter.ts), and the shared fallback queue.
+  const ownChunkWorker = startChunkWorker(workerChunkQueue(workerId), workerConnections[0]!);
+  const sharedChunkWorker = startChunkWorker(CHUNK_QUEUE, workerConnections[2]!);
+  const drainer = new DeadWorkerDrainer({
+    registry,
+    selfId: workerId,
+    startWorker: (queueName) => startChunkWorker(queueName, queueConnection),
+    openQueue: (queueName) =>
+      new Queue(queueName, { connection: queueConnection, prefix, skipMetasUpdate: true }),
+    log,
+  });
 
   const coordinatorWorker = new Worker<CoordinatorData, string>(
     COORDINATOR_QUEUE,
@@ -100,9 +139,10 @@ export async function startWorkerHost(
         dataDir: config.dataDir,
         records,
         states,
-        chunkQueue,
+        chunkRouter,
         maxRounds: MAX_ROUNDS,
         exec,
+        redis: commands,
       }),
     options(workerConnections[1]!, COORDINATOR_CONCURRENCY),
   );
@@ -110,8 +150,7 @@ export async function startWorkerHost(
     'failed',
     failJobWhenExhausted('COORDINATOR_FAILED', (error) => `merging the partials failed: ${error.message}`),
   );
-  for (const worker of [chunkWorker, coordinatorWorker])
-    worker.on('error', (error) => log('worker error', error));
+  coordinatorWorker.on('error', (error) => log('worker error', error));
 
   const stopWatchdog = startWatchdog(
     records,
@@ -120,15 +159,69 @@ export async function startWorkerHost(
     (error) => log('watchdog sweep failed', error),
     config.dataDir,
   );
-  await Promise.all([chunkWorker.waitUntilReady(), coordinatorWorker.waitUntilReady()]);
+  const stopHeartbeat = startHeartbeat(registry, workerId, drainer, timings.heartbeatMs, log);
+  await Promise.all(
+    [ownChunkWorker, sharedChunkWorker, coordinatorWorker].map((worker) => worker.waitUntilReady()),
+  );
 
   return {
+    workerId,
     async close() {
       stopWatchdog();
+      await stopHeartbeat();
+      // No new tasks for this worker from now on; what is left in its queue, the others drain.
+      await registry.retire(workerId).catch((error: unknown) => log('could not retire', error));
       // Lets the tasks in hand finish (close waits for active jobs), so nothing is cut in half.
-      await Promise.all([chunkWorker.close(), coordinatorWorker.close()]);
-      await Promise.all([chunkQueue.close(), coordinatorQueue.close(), exec.close()]);
+      await Promise.all([ownChunkWorker.close(), sharedChunkWorker.close(), coordinatorWorker.close()]);
+      await drainer.close();
+      await Promise.all([chunkRouter.close(), coordinatorQueue.close(), exec.close()]);
       for (const connection of [...workerConnections, queueConnection, commands]) connection.disconnect();
     },
+  };
+}
+
+/**
+ * Beats every `heartbeatMs`, and looks for dead workers to drain after each beat unless the last look
+ * is still going (closing a drain worker waits for its task; the beats must not). Returns a stop
+ * function that waits for a look in progress.
+ */
+function startHeartbeat(
+  registry: WorkerRegistry,
+  workerId: string,
+  drainer: DeadWorkerDrainer,
+  heartbeatMs: number,
+  log: (message: string, error?: unknown) => void,
+): () => Promise<void> {
+  let sweeping: Promise<void> | null = null;
+  let beating: Promise<void> | null = null;
+  let stopped = false;
+  const tick = () => {
+    if (beating) return;
+    beating = registry.beat(workerId).then(
+      () => {
+        beating = null;
+        if (sweeping || stopped) return;
+        sweeping = drainer
+          .sweep()
+          .catch((error: unknown) => log('could not drain dead workers', error))
+          .finally(() => {
+            sweeping = null;
+          });
+      },
+      (error: unknown) => {
+        beating = null;
+        log('heartbeat failed', error);
+      },
+    );
+  };
+  tick();
+  const timer = setInterval(tick, heartbeatMs);
+  timer.unref();
+  // A beat landing after the worker retired would make it look alive again: wait for it.
+  return async () => {
+    stopped = true;
+    clearInterval(timer);
+    await beating;
+    await sweeping;
   };
 }

@@ -12,13 +12,20 @@ function sequenceCsv(n: number): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** Waiting and active chunk tasks over every chunk queue (the shared one and each worker's own). */
 async function queueCounts(server: TestServer): Promise<{ waiting: number; active: number }> {
-  const prefix = `${server.config.queuePrefix}:bull:chunks`;
-  const [waiting, active] = await Promise.all([
-    server.redis.llen(`${prefix}:wait`),
-    server.redis.llen(`${prefix}:active`),
-  ]);
-  return { waiting, active };
+  const counts = { waiting: 0, active: 0 };
+  const pattern = `${server.config.queuePrefix}:bull:chunks*`;
+  let cursor = '0';
+  do {
+    const [next, keys] = await server.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    for (const key of keys) {
+      if (key.endsWith(':wait')) counts.waiting += await server.redis.llen(key);
+      if (key.endsWith(':active')) counts.active += await server.redis.llen(key);
+    }
+    cursor = next;
+  } while (cursor !== '0');
+  return counts;
 }
 
 describe('job requests are validated before anything is queued', () => {
