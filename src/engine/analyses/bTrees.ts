@@ -25,10 +25,10 @@ import {
 } from '../trees/levelGrowth.ts';
 import { parentBlocks } from '../trees/parentBlocks.ts';
 import {
+  finishPreludePass,
   type PreludeOutcome,
   type PreludePartial,
   type PreludeState,
-  preludeFinalize,
   preludeInit,
   preludeMap,
   preludeMerge,
@@ -587,19 +587,16 @@ async function finalize(
 ): Promise<FinalizeOutcome<BTreesState, BTreesResult>> {
   const passes = state.passes + 1;
   if (state.phase === 'prelude') {
-    const outcome = preludeFinalize(partial as PreludePartial, state.data, state.prelude, state.numRows);
-    if ('next' in outcome) {
-      return {
-        done: false,
-        state: { ...state, passes, prelude: outcome.next },
-        message: 'sketching the predictors',
-      };
-    }
-    return {
-      done: false,
-      state: { ...state, passes, phase: 'grow', fit: startFit(state, outcome.done) },
-      message: 'boosting: tree 1',
-    };
+    return finishPreludePass(
+      partial as PreludePartial,
+      state,
+      passes,
+      (s, done) => ({ ...s, phase: 'grow', fit: startFit(s, done) }),
+      {
+        sketch: 'sketching the predictors',
+        grow: 'boosting: tree 1',
+      },
+    );
   }
   const fit = state.fit as Fit;
   if (state.phase === 'grow') {

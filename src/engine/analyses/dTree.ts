@@ -40,10 +40,10 @@ import {
 } from '../trees/levelGrowth.ts';
 import { parentBlocks } from '../trees/parentBlocks.ts';
 import {
+  finishPreludePass,
   type PreludeOutcome,
   type PreludePartial,
   type PreludeState,
-  preludeFinalize,
   preludeInit,
   preludeMap,
   preludeMerge,
@@ -821,19 +821,10 @@ async function finalize(
 ): Promise<FinalizeOutcome<DTreeState, DTreeResult>> {
   const passes = state.passes + 1;
   if (state.phase === 'prelude') {
-    const outcome = preludeFinalize(partial as PreludePartial, state.data, state.prelude, state.numRows);
-    if ('next' in outcome) {
-      return {
-        done: false,
-        state: { ...state, passes, prelude: outcome.next },
-        message: 'sketching the predictors for their bins',
-      };
-    }
-    return {
-      done: false,
-      state: { ...startGrowing(state, outcome.done), passes },
-      message: 'growing the tree: level 1',
-    };
+    return finishPreludePass(partial as PreludePartial, state, passes, startGrowing, {
+      sketch: 'sketching the predictors for their bins',
+      grow: 'growing the tree: level 1',
+    });
   }
   const fit = state.fit as Fit;
   if (state.phase === 'grow') {

@@ -282,3 +282,31 @@ function binsOfSketch(sketch: Sketch, maxNumBins: number): BinsInfo {
   }
   return { cuts, numBins, binLow, binHigh };
 }
+
+/** What every tree analysis's state carries through its prelude passes. */
+interface PreludeCarrier {
+  phase: string;
+  passes: number;
+  data: TreeDataPlan;
+  prelude: PreludeState;
+  numRows: number;
+}
+
+/**
+ * The finalize step of a prelude pass, shared by dTree, dForest and bTrees: either another prelude
+ * pass (the sketch after a range pass) or, with the bins known, `start`'s first growing state.
+ * `passes` counts the pass just finished; `messages` are the progress texts of the two outcomes.
+ */
+export function finishPreludePass<S extends PreludeCarrier>(
+  partial: PreludePartial,
+  state: S,
+  passes: number,
+  start: (state: S, prelude: PreludeOutcome) => S,
+  messages: { sketch: string; grow: string },
+): { done: false; state: S; message: string } {
+  const outcome = preludeFinalize(partial, state.data, state.prelude, state.numRows);
+  if ('next' in outcome) {
+    return { done: false, state: { ...state, passes, prelude: outcome.next }, message: messages.sketch };
+  }
+  return { done: false, state: { ...start(state, outcome.done), passes }, message: messages.grow };
+}
