@@ -2,7 +2,7 @@ import { Type } from 'typebox';
 import { Value } from 'typebox/value';
 import type { DatasetMeta } from '../storage/datasetMeta.ts';
 import { UserError } from '../userError.ts';
-import { compileRowOps, type RowOps } from './expr/index.ts';
+import { compileRowOps, type RowOps, type RowOpsSpec } from './expr/index.ts';
 
 /** Options every analysis takes, handled by the runners rather than by the analysis itself. */
 export const CommonParams = Type.Object({
@@ -25,6 +25,8 @@ export interface InputPlan {
   analysisParams: Record<string, unknown>;
   /** The compiled transforms and rowSelection, or null without either. */
   rowOps: RowOps | null;
+  /** Their text, as chunk tasks get it to compile for themselves; null without either. */
+  rowOpsSpec: RowOpsSpec | null;
   /** The dataset as the analysis sees it: its variables after the transforms. */
   meta: DatasetMeta;
 }
@@ -63,19 +65,18 @@ export function planInput(params: Record<string, unknown>, meta: DatasetMeta): I
       { fields },
     );
   }
-  const rowOps = compileRowOps(
-    {
-      ...(common['transforms'] !== undefined
-        ? { transforms: common['transforms'] as Record<string, string> }
-        : {}),
-      ...(common['rowSelection'] !== undefined ? { rowSelection: common['rowSelection'] as string } : {}),
-    },
-    meta.variables,
-  );
+  const rowOpsSpec: RowOpsSpec = {
+    ...(common['transforms'] !== undefined
+      ? { transforms: common['transforms'] as Record<string, string> }
+      : {}),
+    ...(common['rowSelection'] !== undefined ? { rowSelection: common['rowSelection'] as string } : {}),
+  };
+  const rowOps = compileRowOps(rowOpsSpec, meta.variables);
   return {
     blocksPerRead: (common['blocksPerRead'] as number | undefined) ?? 1,
     analysisParams,
     rowOps,
+    rowOpsSpec: rowOps ? rowOpsSpec : null,
     meta: rowOps ? { ...meta, variables: rowOps.variables } : meta,
   };
 }

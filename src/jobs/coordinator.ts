@@ -123,7 +123,7 @@ export async function runCoordinator(
   const io = new JobFiles(deps.store, deps.dataDir, jobId, record.tenant, record.dataset ?? undefined);
 
   try {
-    const { blocksPerRead, analysisParams, meta: inputMeta, rowOps } = planInput(record.params, meta);
+    const { blocksPerRead, analysisParams, meta: inputMeta, rowOpsSpec } = planInput(record.params, meta);
     for (;;) {
       if (step === 'plan' && round === 0) {
         const models = new ModelStore(deps.dataDir);
@@ -144,7 +144,6 @@ export async function runCoordinator(
       const state = await deps.states.load(jobId, round);
       if (state === undefined) throw new Error(`state of round ${round} of ${jobId} is gone`);
       const plan = await planRound(analysis, state, meta, blocksPerRead, io);
-      const rowOpsSpec = rowOps ? rowOpsSpecOf(record.params) : undefined;
       if (step === 'plan') {
         if (round >= deps.maxRounds) {
           throw new UserError(
@@ -186,14 +185,6 @@ export async function runCoordinator(
     if (error instanceof UserError) return fail(deps, record, error);
     throw error;
   }
-}
-
-/** The transforms and rowSelection of a job's params, as chunk tasks need them. */
-function rowOpsSpecOf(params: Record<string, unknown>): RowOpsSpec {
-  const spec: RowOpsSpec = {};
-  if (params['transforms'] !== undefined) spec.transforms = params['transforms'] as Record<string, string>;
-  if (params['rowSelection'] !== undefined) spec.rowSelection = params['rowSelection'] as string;
-  return spec;
 }
 
 /** What one round reads and how it is cut into tasks; derived from the round's state, so re-runs agree. */
@@ -240,7 +231,7 @@ async function addChunkTasks(
   record: JobRecord,
   round: number,
   plan: RoundPlan,
-  rowOps: RowOpsSpec | undefined,
+  rowOps: RowOpsSpec | null,
 ): Promise<void> {
   const parent = { id: job.id!, queue: job.queueQualifiedName };
   const common = {
