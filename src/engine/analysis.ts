@@ -27,6 +27,12 @@ export interface MapContext {
    * so it stops early, and the asking tells the job watchdog the task is alive. Absent in process.
    */
   stillRunning?(): Promise<boolean>;
+  /**
+   * In a `partitions` round of a job with a dataset: chunk `index` of the job's input as a `chunks`
+   * round would see it (transforms and rowSelection applied, `columnsUsed` read), for analyses that
+   * fit data small enough for one worker in one task (trees/localData.ts).
+   */
+  readInput?(index: number): Promise<Chunk>;
 }
 
 /** What `init` may know beyond the job's dataset: the metas of the datasets named by `extraInputs`. */

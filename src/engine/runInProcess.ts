@@ -135,7 +135,8 @@ export async function runInProcessDetailed(
     } else {
       const mapPartition = analysis.mapPartition?.bind(analysis);
       if (!mapPartition) throw new Error(`${analysis.name} asked for partitions but has no mapPartition`);
-      for (let p = 0; p < input.count; p++) partials.push(async () => mapPartition(p, state, context));
+      const withInput: MapContext = count > 0 ? { ...context, readInput: loadInput } : context;
+      for (let p = 0; p < input.count; p++) partials.push(async () => mapPartition(p, state, withInput));
     }
     let merged: unknown;
     for (let i = 0; i < partials.length; i++) {

@@ -1,5 +1,5 @@
 import { type Job, UnrecoverableError } from 'bullmq';
-import type { MapContext } from '../engine/analysis.ts';
+import type { Chunk, MapContext } from '../engine/analysis.ts';
 import { encodePartial } from '../engine/codec.ts';
 import type { ExecRuntime } from '../engine/exec/runtime.ts';
 import { compileRowOps, type RowOps, type RowOpsSpec } from '../engine/expr/index.ts';
@@ -37,6 +37,26 @@ function compiledRowOps(jobId: string, spec: RowOpsSpec, meta: DatasetMeta): Row
   if (rowOpsCache.size >= 16) rowOpsCache.delete(rowOpsCache.keys().next().value as string);
   rowOpsCache.set(jobId, rowOps);
   return rowOps;
+}
+
+/**
+ * Reads chunks of `task.dataset` as the analysis sees them: `columns` only (all when undefined), with
+ * the job's transforms and rowSelection applied when the dataset is the job's own input.
+ */
+async function inputReader(
+  deps: ChunkTaskDeps,
+  task: ChunkTaskData,
+  meta: DatasetMeta,
+  columns: string[] | undefined,
+): Promise<(index: number) => Promise<Chunk>> {
+  const starts = chunkStartRows(meta);
+  const rowOps = columns && task.rowOps ? compiledRowOps(task.jobId, task.rowOps, meta) : null;
+  const read = rowOps && columns ? rowOps.inputsFor(columns) : columns;
+  return async (index) => {
+    const stored = await deps.store.readChunk(task.dataset, index, read);
+    const table = rowOps && columns ? rowOps.apply(stored, columns) : stored;
+    return { index, numRows: table.numRows, startRow: starts[index] ?? 0, table };
+  };
 }
 
 /** How often a long task tells the job record it is alive (and learns of a cancel). */
@@ -97,6 +117,9 @@ export async function runChunkTask(job: Job<ChunkTaskData>, deps: ChunkTaskDeps)
     let merged: unknown;
     if (task.input === 'partitions') {
       if (!analysis.mapPartition) throw new UnrecoverableError(`${task.type} has no mapPartition`);
+      // A job's partitions may read its own input (task.dataset is it; exec jobs have none).
+      const meta = await deps.store.get(task.dataset);
+      if (meta) context.readInput = await inputReader(deps, task, meta, analysis.columnsUsed(state));
       for (let p = task.firstChunk; p < last; p++) {
         const partial = await analysis.mapPartition(p, state, context);
         merged = p === task.firstChunk ? partial : analysis.merge(merged, partial);
@@ -104,15 +127,14 @@ export async function runChunkTask(job: Job<ChunkTaskData>, deps: ChunkTaskDeps)
     } else {
       const meta = await deps.store.get(task.dataset);
       if (!meta) throw new DatasetMissingError(`dataset '${task.dataset}' was deleted`);
-      const starts = chunkStartRows(meta);
-      const columns = task.ownInput ? analysis.columnsUsed(state) : undefined;
-      const rowOps = task.ownInput && task.rowOps ? compiledRowOps(task.jobId, task.rowOps, meta) : null;
-      const read = rowOps && columns ? rowOps.inputsFor(columns) : columns;
+      const read = await inputReader(
+        deps,
+        task,
+        meta,
+        task.ownInput ? analysis.columnsUsed(state) : undefined,
+      );
       for (let index = task.firstChunk; index < last; index++) {
-        const stored = await deps.store.readChunk(task.dataset, index, read);
-        const table = rowOps && columns ? rowOps.apply(stored, columns) : stored;
-        const chunk = { index, numRows: table.numRows, startRow: starts[index] ?? 0, table };
-        const partial = await analysis.map(chunk, state, context);
+        const partial = await analysis.map(await read(index), state, context);
         merged = index === task.firstChunk ? partial : analysis.merge(merged, partial);
       }
     }

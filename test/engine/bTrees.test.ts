@@ -5,6 +5,7 @@ import { type BTreesResult, BTreesResultSchema, bTrees } from '../../src/engine/
 import { type BTreesModelBody, predictBTrees } from '../../src/engine/models/treeScore.ts';
 import { runInProcess, runInProcessDetailed } from '../../src/engine/runInProcess.ts';
 import { setPassBudget } from '../../src/engine/trees/levelGrowth.ts';
+import { setLocalTreeLimit } from '../../src/engine/trees/localData.ts';
 import { preparedChunks } from '../../src/engine/trees/preparedChunks.ts';
 import { UserError } from '../../src/userError.ts';
 import { irisDataset, makeDataset, seededRandom, type TestDataset } from './helpers.ts';
@@ -229,6 +230,8 @@ describe('bTrees', () => {
       minSplit: 4,
       seed: 2,
     };
+    // Level passes (a local fit makes no passes per level).
+    const local = setLocalTreeLimit(0);
     const whole = await fit(params, iris);
     const previous = setPassBudget(1);
     try {
@@ -238,6 +241,41 @@ describe('bTrees', () => {
       assert.ok(sliced.result.passes > whole.result.passes);
     } finally {
       setPassBudget(previous);
+      setLocalTreeLimit(local);
+    }
+  });
+
+  it('a local fit grows the trees the level passes grow', async () => {
+    // Local fits sum histograms and losses in row order, level passes chunk by chunk: the same trees,
+    // with sums equal up to rounding.
+    const { dataset } = generated(3000, 400);
+    for (const params of [
+      { formula: 'y01 ~ x1 + x2 + g', lossFunction: 'bernoulli', nTree: 5, maxDepth: 3, seed: 5 },
+      { formula: 'g ~ x1 + x2 + yNum', lossFunction: 'multinomial', nTree: 2, maxDepth: 2, seed: 6 },
+    ]) {
+      const local = await fit(params, dataset);
+      const previous = setLocalTreeLimit(0);
+      let passes: Awaited<ReturnType<typeof fit>>;
+      try {
+        passes = await fit(params, dataset);
+      } finally {
+        setLocalTreeLimit(previous);
+      }
+      assert.ok(local.result.passes < passes.result.passes, 'the local fit took fewer rounds');
+      assert.equal(local.body.trees.length, passes.body.trees.length);
+      local.body.trees.forEach((tree, t) => {
+        const other = passes.body.trees[t] as typeof tree;
+        const { value, ...shape } = tree;
+        const { value: otherValue, ...otherShape } = other;
+        assert.deepEqual(shape, otherShape, `tree ${t}`);
+        value.forEach((v, k) =>
+          assert.ok(Math.abs(v - (otherValue[k] as number)) <= 1e-12 * (1 + Math.abs(v))),
+        );
+      });
+      local.result.trainLoss.forEach((loss, k) => {
+        const other = passes.result.trainLoss[k] as number;
+        assert.ok(Math.abs((loss as number) - other) <= 1e-12 * other, `trainLoss[${k}]`);
+      });
     }
   });
 

@@ -23,7 +23,9 @@ import {
   rowPositions,
   stopDeriving,
 } from '../trees/levelGrowth.ts';
-import { parentBlocks } from '../trees/parentBlocks.ts';
+import { fitsLocally, preparedInput } from '../trees/localData.ts';
+import { accumulateGradientRows, NodeRows } from '../trees/nodeRows.ts';
+import { memoryBlocks, type ParentBlocks, parentBlocks } from '../trees/parentBlocks.ts';
 import {
   finishPreludePass,
   type PreludeOutcome,
@@ -153,6 +155,8 @@ interface Fit {
   maxGain: number;
   trainLoss: Array<number | null>;
   importance: number[];
+  /** Grown in one task per round on the whole input (trees/localData.ts), not in level passes. */
+  local: boolean;
 }
 
 export interface BTreesState {
@@ -162,6 +166,7 @@ export interface BTreesState {
   data: TreeDataPlan;
   options: Options;
   numRows: number;
+  numChunks: number;
   prelude: PreludeState;
   fit: Fit | null;
 }
@@ -169,7 +174,9 @@ export interface BTreesState {
 export type BTreesPartial =
   | PreludePartial
   | { kind: 'grow'; hist: Float64Array; loss: number; weight: number }
-  | { kind: 'loss'; loss: number; weight: number };
+  | { kind: 'loss'; loss: number; weight: number }
+  /** A local round's outcome: the fit after its iterations. */
+  | { kind: 'boosted'; fit: Fit };
 
 // ---------------------------------------------------------------------------------------------------
 // init
@@ -221,6 +228,7 @@ function init(params: BTreesParams, meta: DatasetMeta): BTreesState {
       lambda: params.lambda ?? 1,
     },
     numRows: meta.numRows,
+    numChunks: meta.numChunks,
     prelude: preludeInit(data, meta, params.maxNumBins ?? null),
     fit: null,
   };
@@ -479,6 +487,8 @@ function startFit(state: BTreesState, prelude: PreludeOutcome): Fit {
     maxGain: 0,
     trainLoss: [],
     importance: data.features.map(() => 0),
+    // Per row: scores, gradients and hessians per class, and the sample count.
+    local: fitsLocally(prelude.rows, data.features.length, 3 * classes + 1),
   };
 }
 
@@ -501,12 +511,11 @@ async function finalizeGrow(
   partial: BTreesPartial & { kind: 'grow' },
   state: BTreesState,
   fit: Fit,
-  io: FinalizeContext['io'],
+  store: ParentBlocks,
 ): Promise<boolean> {
   const { options, data } = state;
   const pass = passOf(fit);
   const layout = layoutOf(fit, pass.slots.length);
-  const store = await parentBlocks(io, state.nonce);
   const hist = await assembleHistogram(
     fit.current,
     pass,
@@ -600,7 +609,18 @@ async function finalize(
   }
   const fit = state.fit as Fit;
   if (state.phase === 'grow') {
-    await finalizeGrow(partial as BTreesPartial & { kind: 'grow' }, state, fit, context.io);
+    if ((partial as BTreesPartial).kind === 'boosted') {
+      const boosted = (partial as BTreesPartial & { kind: 'boosted' }).fit;
+      if (boosted.iteration >= state.options.nTree)
+        return { done: true, result: await buildResult({ ...state, passes }, boosted, context) };
+      return {
+        done: false,
+        state: { ...state, passes, fit: boosted },
+        message: `boosting: tree ${boosted.iteration + 1} of ${state.options.nTree}`,
+      };
+    }
+    const store = await parentBlocks(context.io, state.nonce);
+    await finalizeGrow(partial as BTreesPartial & { kind: 'grow' }, state, fit, store);
     if (fit.iteration < state.options.nTree) {
       return {
         done: false,
@@ -617,6 +637,84 @@ async function finalize(
   const last = partial as BTreesPartial & { kind: 'loss' };
   fit.trainLoss.push(last.weight > 0 ? last.loss / last.weight : null);
   return { done: true, result: await buildResult({ ...state, passes }, fit, context) };
+}
+
+/**
+ * Tree-rows (rows x trees) a local round grows before it reports back: about a second of work, so
+ * progress moves, a cancel is seen and a retried round repeats little. Fixed, not timed, so the rounds
+ * (and the `passes` of the result) are the same on every machine.
+ */
+const LOCAL_TREE_ROWS_PER_ROUND = 20_000_000;
+
+/**
+ * A local round (trees/localData.ts): the next iterations grown in this task on the whole input. Each
+ * level builds its histograms from the open nodes' own rows (trees/nodeRows.ts) and goes through the
+ * same split step as a level pass (finalizeGrow), with the parents' blocks for histogram subtraction
+ * kept in memory.
+ */
+async function boostLocally(state: BTreesState, context: MapContext): Promise<BTreesPartial> {
+  // A copy: the worker caches the round's state, and a retry of this task must start from it as it was.
+  const fit = structuredClone(state.fit as Fit);
+  const { options } = state;
+  const bins = fit.prelude.bins;
+  const prepared = await preparedInput(state.nonce, state.numChunks, context.readInput, state.data, bins);
+  const missing = missingCodes(bins);
+  const store = memoryBlocks(`${state.nonce}/local`);
+  const perRound = Math.max(
+    1,
+    Math.floor(LOCAL_TREE_ROWS_PER_ROUND / Math.max(1, fit.prelude.usedRows * fit.classes)),
+  );
+  const last = Math.min(options.nTree, fit.iteration + perRound);
+  const layoutAll = layoutOf(fit, 1);
+  while (fit.iteration < last) {
+    const gradients = gradientsOf(prepared, state, fit, missing);
+    const sampled: number[] = [];
+    const count = gradients.count;
+    for (let i = 0; i < count.length; i++) if ((count[i] as number) > 0) sampled.push(i);
+    const nodeRows = fit.current.map(() => new NodeRows(Int32Array.from(sampled)));
+    const iteration = fit.iteration;
+    while (fit.iteration === iteration) {
+      const trees = fit.current;
+      const pass = passOf(fit);
+      const built = builtSlots(trees, pass);
+      const hist = new Float64Array(layoutOf(fit, built.length).size);
+      built.forEach(({ tree, node }, b) => {
+        accumulateGradientRows(
+          hist,
+          b * layoutAll.stride,
+          layoutAll.featureOffset,
+          prepared.codes,
+          (nodeRows[tree] as NodeRows).of(node),
+          gradients.g[tree] as Float64Array,
+          gradients.h[tree] as Float64Array,
+          count,
+        );
+      });
+      const first = fit.level === 0;
+      const partial = {
+        kind: 'grow' as const,
+        hist,
+        loss: first ? gradients.loss : 0,
+        weight: first ? gradients.weight : 0,
+      };
+      await finalizeGrow(partial, state, fit, store);
+      if (fit.iteration !== iteration) break;
+      // The nodes this pass split hand their rows to their children.
+      for (const { tree, node } of pass.slots) {
+        const grown = trees[tree] as GrowTree;
+        if ((grown.feature[node] as number) >= 0)
+          (nodeRows[tree] as NodeRows).split(grown, node, prepared.codes, missing);
+      }
+    }
+    if (!(await (context.stillRunning?.() ?? true))) break;
+  }
+  await store.clear();
+  if (fit.iteration >= options.nTree) {
+    // The loss after the last iteration (what the level passes' last pass adds).
+    const gradients = gradientsOf(prepared, state, fit, missing);
+    fit.trainLoss.push(gradients.weight > 0 ? gradients.loss / gradients.weight : null);
+  }
+  return { kind: 'boosted', fit };
 }
 
 async function buildResult(state: BTreesState, fit: Fit, context: FinalizeContext): Promise<BTreesResult> {
@@ -687,4 +785,7 @@ export const bTrees = {
   map,
   merge,
   finalize,
+  roundInput: (state) =>
+    state.phase === 'grow' && state.fit?.local ? { kind: 'partitions', count: 1 } : null,
+  mapPartition: (_p, state, context) => boostLocally(state, context),
 } satisfies Analysis<BTreesParams, BTreesState, BTreesPartial, BTreesResult>;

@@ -22,7 +22,8 @@ export interface ParentBlocks {
 const FOLDER = 'treeHistograms';
 const memory = new Map<string, Float64Array>();
 
-function memoryBlocks(nonce: string): ParentBlocks {
+/** Blocks in this process's memory (in-process runs, and local fits: trees/localData.ts). */
+export function memoryBlocks(nonce: string): ParentBlocks {
   const key = (tree: number, node: number) => `${nonce}/${tree}-${node}`;
   return {
     async put(tree, node, block) {
