@@ -268,9 +268,9 @@ describe('bTrees', () => {
         const { value, ...shape } = tree;
         const { value: otherValue, ...otherShape } = other;
         assert.deepEqual(shape, otherShape, `tree ${t}`);
-        value.forEach((v, k) =>
-          assert.ok(Math.abs(v - (otherValue[k] as number)) <= 1e-12 * (1 + Math.abs(v))),
-        );
+        value.forEach((v, k) => {
+          assert.ok(Math.abs(v - (otherValue[k] as number)) <= 1e-12 * (1 + Math.abs(v)));
+        });
       });
       local.result.trainLoss.forEach((loss, k) => {
         const other = passes.result.trainLoss[k] as number;
