@@ -8,7 +8,7 @@ import { checkParams, finiteOrNull, planWeights, Warnings } from '../params.ts';
 import { compactTree, type TrainedTree, trainedWalker, withoutBins } from '../trees/compact.ts';
 import { type Criterion, countOf } from '../trees/criteria.ts';
 import { planTreeData, type TreeDataPlan } from '../trees/data.ts';
-import { advancePositions, type GrowTree, newTree } from '../trees/growTree.ts';
+import { advancePositions, type GrowTree, leavesRowMajor, newTree, treeWalker } from '../trees/growTree.ts';
 import { accumulateGradients, addHistograms, type HistLayout, makeLayout } from '../trees/histogram.ts';
 import {
   assembleHistogram,
@@ -23,8 +23,8 @@ import {
   rowPositions,
   stopDeriving,
 } from '../trees/levelGrowth.ts';
-import { fitsLocally, preparedInput } from '../trees/localData.ts';
-import { accumulateGradientRows, NodeRows } from '../trees/nodeRows.ts';
+import { fitsLocally, preparedInput, ROW_CODES, rowCodesOf } from '../trees/localData.ts';
+import { accumulateGradientRows, interleaveGradients, NodeRows } from '../trees/nodeRows.ts';
 import { memoryBlocks, type ParentBlocks, parentBlocks } from '../trees/parentBlocks.ts';
 import {
   finishPreludePass,
@@ -257,10 +257,16 @@ function scoresOf(prepared: PreparedChunk, fit: Fit, missing: Int32Array): Float
   }
   if (entry.applied < fit.trees.length) {
     const leaves = new Int32Array(prepared.numRows);
+    // A local fit's input has row-major codes (trees/localData.ts), which walk faster.
+    const rowCodes = prepared.derived.get(ROW_CODES) as Uint16Array | undefined;
     for (let t = entry.applied; t < fit.trees.length; t++) {
       const tree = fit.trees[t] as TrainedTree;
-      leaves.fill(0);
-      advancePositions(trainedWalker(tree), prepared.codes, missing, leaves);
+      if (rowCodes !== undefined)
+        leavesRowMajor(trainedWalker(tree), rowCodes, prepared.codes.length, missing, null, leaves);
+      else {
+        leaves.fill(0);
+        advancePositions(trainedWalker(tree), prepared.codes, missing, leaves);
+      }
       const score = entry.scores[t % fit.classes] as Float64Array;
       const value = tree.value;
       for (let i = 0; i < leaves.length; i++)
@@ -327,10 +333,11 @@ function gradientsOf(prepared: PreparedChunk, state: BTreesState, fit: Fit, miss
       (h[0] as Float64Array)[i] = m;
     } else if (options.lossFunction === 'bernoulli') {
       const f = (scores[0] as Float64Array)[i] as number;
-      const p = 1 / (1 + Math.exp(-f));
+      // p = 1 / (1 + e^-f) and log(1 + e^f), from one exponential and without overflow.
+      const e = Math.exp(-Math.abs(f));
+      const p = f >= 0 ? 1 / (1 + e) : e / (1 + e);
       const target = y[i] as number;
-      // log(1 + e^f) without overflow.
-      const softplus = f > 0 ? f + Math.log1p(Math.exp(-f)) : Math.log1p(Math.exp(f));
+      const softplus = (f > 0 ? f : 0) + Math.log1p(e);
       loss += w * -2 * (target * f - softplus);
       (g[0] as Float64Array)[i] = m * (p - target);
       (h[0] as Float64Array)[i] = m * p * (1 - p);
@@ -640,6 +647,54 @@ async function finalize(
 }
 
 /**
+ * Adds the iteration's trees (the last `trees.length` of `fit.trees`) to the cached scores: a sampled
+ * row's leaf is the node whose rows it ended in, the other rows walk the tree. The same leaves and
+ * values as scoresOf's walk of the stored trees, for a third of the walking.
+ */
+function applyIteration(
+  prepared: PreparedChunk,
+  fit: Fit,
+  options: Options,
+  trees: readonly GrowTree[],
+  nodeRows: readonly NodeRows[],
+  sampled: Int32Array,
+  rowCodes: Uint16Array,
+  missing: Int32Array,
+): void {
+  const entry = prepared.derived.get('scores') as Scores | undefined;
+  if (entry === undefined || entry.applied !== fit.trees.length - trees.length) return;
+  const n = prepared.numRows;
+  const others = new Int32Array(n - sampled.length);
+  for (let i = 0, j = 0, k = 0; i < n; i++) {
+    if (j < sampled.length && sampled[j] === i) j++;
+    else others[k++] = i;
+  }
+  const leaves = new Int32Array(others.length);
+  trees.forEach((tree, c) => {
+    const score = entry.scores[c] as Float64Array;
+    const value = (node: number) => leafValue(options, tree.stats[node] as number[]);
+    for (let node = 0; node < tree.feature.length; node++) {
+      if ((tree.feature[node] as number) >= 0) continue;
+      const v = value(node);
+      const members = (nodeRows[c] as NodeRows).of(node);
+      for (let k = 0; k < members.length; k++) {
+        const i = members[k] as number;
+        score[i] = (score[i] as number) + v;
+      }
+    }
+    leavesRowMajor(treeWalker(tree), rowCodes, prepared.codes.length, missing, others, leaves);
+    const values = new Float64Array(tree.feature.length);
+    for (let node = 0; node < values.length; node++)
+      if ((tree.feature[node] as number) < 0) values[node] = value(node);
+    for (let k = 0; k < others.length; k++) {
+      const i = others[k] as number;
+      score[i] = (score[i] as number) + (values[leaves[k] as number] as number);
+    }
+  });
+  entry.applied = fit.trees.length;
+}
+
+/**
  * Tree-rows (rows x trees) a local round grows before it reports back: about a second of work, so
  * progress moves, a cancel is seen and a retried round repeats little. Fixed, not timed, so the rounds
  * (and the `passes` of the result) are the same on every machine.
@@ -659,6 +714,7 @@ async function boostLocally(state: BTreesState, context: MapContext): Promise<BT
   const bins = fit.prelude.bins;
   const prepared = await preparedInput(state.nonce, state.numChunks, context.readInput, state.data, bins);
   const missing = missingCodes(bins);
+  const rowCodes = rowCodesOf(prepared);
   const store = memoryBlocks(`${state.nonce}/local`);
   const perRound = Math.max(
     1,
@@ -666,15 +722,22 @@ async function boostLocally(state: BTreesState, context: MapContext): Promise<BT
   );
   const last = Math.min(options.nTree, fit.iteration + perRound);
   const layoutAll = layoutOf(fit, 1);
+  const p = bins.length;
   while (fit.iteration < last) {
     const gradients = gradientsOf(prepared, state, fit, missing);
-    const sampled: number[] = [];
     const count = gradients.count;
-    for (let i = 0; i < count.length; i++) if ((count[i] as number) > 0) sampled.push(i);
-    const nodeRows = fit.current.map(() => new NodeRows(Int32Array.from(sampled)));
+    let sampledRows = 0;
+    for (let i = 0; i < count.length; i++) if ((count[i] as number) > 0) sampledRows++;
+    const sampled = new Int32Array(sampledRows);
+    for (let i = 0, j = 0; i < count.length; i++) if ((count[i] as number) > 0) sampled[j++] = i;
+    const ghc = fit.current.map((_, c) =>
+      interleaveGradients(sampled, gradients.g[c] as Float64Array, gradients.h[c] as Float64Array, count),
+    );
+    // Copies: the lists are partitioned in place, and applyIteration needs `sampled` in row order.
+    const nodeRows = fit.current.map(() => new NodeRows(sampled.slice()));
     const iteration = fit.iteration;
+    const trees = fit.current;
     while (fit.iteration === iteration) {
-      const trees = fit.current;
       const pass = passOf(fit);
       const built = builtSlots(trees, pass);
       const hist = new Float64Array(layoutOf(fit, built.length).size);
@@ -683,11 +746,9 @@ async function boostLocally(state: BTreesState, context: MapContext): Promise<BT
           hist,
           b * layoutAll.stride,
           layoutAll.featureOffset,
-          prepared.codes,
+          rowCodes,
           (nodeRows[tree] as NodeRows).of(node),
-          gradients.g[tree] as Float64Array,
-          gradients.h[tree] as Float64Array,
-          count,
+          ghc[tree] as Float64Array,
         );
       });
       const first = fit.level === 0;
@@ -698,14 +759,14 @@ async function boostLocally(state: BTreesState, context: MapContext): Promise<BT
         weight: first ? gradients.weight : 0,
       };
       await finalizeGrow(partial, state, fit, store);
-      if (fit.iteration !== iteration) break;
       // The nodes this pass split hand their rows to their children.
       for (const { tree, node } of pass.slots) {
         const grown = trees[tree] as GrowTree;
         if ((grown.feature[node] as number) >= 0)
-          (nodeRows[tree] as NodeRows).split(grown, node, prepared.codes, missing);
+          (nodeRows[tree] as NodeRows).split(grown, node, rowCodes, p, missing);
       }
     }
+    applyIteration(prepared, fit, options, trees, nodeRows, sampled, rowCodes, missing);
     if (!(await (context.stillRunning?.() ?? true))) break;
   }
   await store.clear();

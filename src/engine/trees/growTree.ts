@@ -152,6 +152,45 @@ export function treeWalker(tree: GrowTree): TreeWalker {
 }
 
 /**
+ * The leaf of each of `rows` (all rows when null) in a finished tree, read from row-major codes
+ * (`rowCodes[i * p + f]`, see trees/localData.ts): one cache line per row instead of one per
+ * predictor column. `leaves[k]` is the leaf of the k-th row.
+ */
+export function leavesRowMajor(
+  walker: TreeWalker,
+  rowCodes: Uint16Array,
+  p: number,
+  missingCode: ArrayLike<number>,
+  rows: Int32Array | null,
+  leaves: Int32Array,
+): void {
+  const { feature, bin, missingLo, lo, hi, setStart, words } = walker;
+  const n = leaves.length;
+  for (let k = 0; k < n; k++) {
+    const i = rows === null ? k : (rows[k] as number);
+    let node = 0;
+    let f = feature[0] as number;
+    const at = i * p;
+    while (f >= 0) {
+      const code = rowCodes[at + f] as number;
+      let goLo: boolean;
+      if (code === (missingCode[f] as number)) goLo = missingLo[node] === 1;
+      else {
+        const b = bin[node] as number;
+        if (b >= 0) goLo = code < b;
+        else {
+          const start = setStart[node] as number;
+          goLo = (((words[start + (code >> 5)] as number) >>> (code & 31)) & 1) === 1;
+        }
+      }
+      node = goLo ? (lo[node] as number) : (hi[node] as number);
+      f = feature[node] as number;
+    }
+    leaves[k] = node;
+  }
+}
+
+/**
  * Moves every row from its node in `positions` down to the node it reaches in the tree as it is now
  * (rows already at a leaf or open node stay). `missingCode[f]` is predictor f's missing code.
  */

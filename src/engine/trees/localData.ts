@@ -54,8 +54,33 @@ export async function preparedInput(
     parts.push(prepareChunk(await readInput(index), plan, bins));
   }
   const all = concatenate(parts);
+  const rowCodes = rowMajor(all.codes, all.numRows);
+  all.derived.set(ROW_CODES, rowCodes);
+  all.bytes += rowCodes.byteLength;
   preparedChunks.set(key, all);
   return all;
+}
+
+/** Where a prepared input keeps its row-major codes (`derived`). */
+export const ROW_CODES = 'rowCodes';
+
+/** The codes of a prepared input row by row (row i's predictors at i * p ..), see nodeRows.ts. */
+export function rowCodesOf(prepared: PreparedChunk): Uint16Array {
+  const cached = prepared.derived.get(ROW_CODES) as Uint16Array | undefined;
+  if (cached !== undefined) return cached;
+  const rowCodes = rowMajor(prepared.codes, prepared.numRows);
+  prepared.derived.set(ROW_CODES, rowCodes);
+  return rowCodes;
+}
+
+function rowMajor(codes: readonly Uint16Array[], rows: number): Uint16Array {
+  const p = codes.length;
+  const out = new Uint16Array(rows * p);
+  for (let f = 0; f < p; f++) {
+    const column = codes[f] as Uint16Array;
+    for (let i = 0; i < rows; i++) out[i * p + f] = column[i] as number;
+  }
+  return out;
 }
 
 function concat<T extends Float64Array | Int32Array | Uint16Array>(
