@@ -47,6 +47,12 @@ export interface Config {
    */
   treeCacheBytes: number;
   /**
+   * `TREE_LOCAL_MB`: a tree fit (bTrees) whose prepared data takes at most this much is grown whole
+   * in one task per round on one worker (src/engine/trees/localData.ts); larger data is grown level by
+   * level over all workers. 0 always uses level passes. Set the same on every worker. @defaultValue 512
+   */
+  treeLocalBytes: number;
+  /**
    * `TASK_DELAY_MS`: a pause before every chunk task. For fault-injection tests (killing a worker
    * mid-task, cancelling a running job); leave it 0 in service. @defaultValue 0
    */
@@ -180,6 +186,7 @@ export function loadConfig(env: Env = process.env): Config {
     workerLockSeconds: integer(env, 'WORKER_LOCK_SECONDS', 30, 1, 3600),
     chunkCacheBytes: integer(env, 'CHUNK_CACHE_MB', defaultChunkCacheMb(env), 0, 1024 * 1024) * 1024 * 1024,
     treeCacheBytes: integer(env, 'TREE_CACHE_MB', 1024, 0, 1024 * 1024) * 1024 * 1024,
+    treeLocalBytes: integer(env, 'TREE_LOCAL_MB', 512, 0, 1024 * 1024) * 1024 * 1024,
     taskDelayMs: integer(env, 'TASK_DELAY_MS', 0, 0, 600_000),
     logLevel: env['LOG_LEVEL'] || 'info',
     execPluginDirs: (env['EXEC_PLUGINS_DIR'] || './plugins')

@@ -1,4 +1,5 @@
 import { ConfigError, loadConfig } from './config.ts';
+import { setLocalTreeLimit } from './engine/trees/localData.ts';
 import { preparedChunks } from './engine/trees/preparedChunks.ts';
 import { startWorkerHost } from './jobs/workerHost.ts';
 import { DatasetStore } from './storage/datasetStore.ts';
@@ -11,6 +12,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const store = new DatasetStore(config.dataDir, { chunkCacheBytes: config.chunkCacheBytes });
   preparedChunks.setBudget(config.treeCacheBytes);
+  setLocalTreeLimit(config.treeLocalBytes);
   await store.open({ clearStaging: false });
   const log = (message: string, error?: unknown) =>
     console.error(

@@ -252,6 +252,15 @@ describe('bTrees', () => {
     for (const params of [
       { formula: 'y01 ~ x1 + x2 + g', lossFunction: 'bernoulli', nTree: 5, maxDepth: 3, seed: 5 },
       { formula: 'g ~ x1 + x2 + yNum', lossFunction: 'multinomial', nTree: 2, maxDepth: 2, seed: 6 },
+      // Rows dropped by rowSelection keep their ids, so the same rows are drawn.
+      {
+        formula: 'yNum ~ x1 + x2 + g',
+        lossFunction: 'gaussian',
+        nTree: 3,
+        maxDepth: 3,
+        seed: 7,
+        rowSelection: 'x1 > 0.2',
+      },
     ]) {
       const local = await fit(params, dataset);
       const previous = setLocalTreeLimit(0);

@@ -118,8 +118,13 @@ describe('tree analyses through the job engine', () => {
       oobError: Array<{ error: number }>;
     };
     assert.ok((forest.oobError.at(-1)?.error as number) < 0.3);
-    const boosted = JSON.parse(firstResults.get('bTrees bernoulli') as string) as { trainLoss: number[] };
+    const boosted = JSON.parse(firstResults.get('bTrees bernoulli') as string) as {
+      trainLoss: number[];
+      passes: number;
+    };
     assert.ok((boosted.trainLoss.at(-1) as number) < (boosted.trainLoss[0] as number));
+    // A fit this small is local (TREE_LOCAL_MB): the sketch pass, then all 6 trees in one round.
+    assert.equal(boosted.passes, 2);
   });
 
   it('gives identical results with 1 and 3 workers', async () => {
@@ -130,5 +135,34 @@ describe('tree analyses through the job engine', () => {
       const again = withoutModel(await runJob<Record<string, unknown>>(server.url, body()));
       assert.equal(again, first, `${name} differs with 3 workers`);
     }
+  });
+});
+
+describe('boosted trees in level passes (TREE_LOCAL_MB=0)', () => {
+  let server: TestServer;
+  let dataset = '';
+
+  before(async () => {
+    server = await startServer({ TREE_LOCAL_MB: '0' });
+    await server.startWorkers(1);
+    dataset = (await uploadCsv(server.url, generatedCsv(3000), { rowsPerChunk: 300 })).id;
+  });
+  after(() => server.close());
+
+  it('gives identical results with 1 and 3 workers, one pass per tree level', async () => {
+    const body = {
+      type: 'bTrees',
+      dataset,
+      params: { formula: 'b ~ x1 + x2 + g', lossFunction: 'bernoulli', nTree: 4, maxDepth: 3, seed: 9 },
+    };
+    const one = await runJob<{ passes: number; modelId: string }>(server.url, body);
+    // The sketch pass, then a pass per level of each tree (3 levels, or fewer when a tree stops), then
+    // the loss of the last tree: far more than a local fit's 2 rounds.
+    assert.ok(one.passes > 8, `passes: ${one.passes}`);
+    await server.startWorkers(2);
+    const three = await runJob<{ passes: number; modelId: string }>(server.url, body);
+    const { modelId: _a, ...first } = one;
+    const { modelId: _b, ...again } = three;
+    assert.deepEqual(again, first);
   });
 });

@@ -35,7 +35,7 @@ import {
   preludeMap,
   preludeMerge,
 } from '../trees/prelude.ts';
-import { type PreparedChunk, preparedChunks, preparedFor } from '../trees/preparedChunks.ts';
+import { type PreparedChunk, preparedChunks, preparedFor, rowIdOf } from '../trees/preparedChunks.ts';
 import { poissonDraw, poissonTable, rowUniform } from '../trees/rowHash.ts';
 import { resultFeatures, TreeFeatureSchema, TreeParamsFields, treeFeatures } from '../trees/treeParams.ts';
 
@@ -320,7 +320,7 @@ function gradientsOf(prepared: PreparedChunk, state: BTreesState, fit: Fit, miss
       }
       continue;
     }
-    const u = rowUniform(options.seed, prepared.startRow + i, fit.iteration);
+    const u = rowUniform(options.seed, rowIdOf(prepared, i), fit.iteration);
     const draws = poisson !== null ? poissonDraw(poisson, u) : u < options.sampRate ? 1 : 0;
     count[i] = draws * (prepared.count[i] as number);
     const m = draws * w;

@@ -132,9 +132,23 @@ function concatenate(parts: readonly PreparedChunk[]): PreparedChunk {
           parts.map((p) => p.yValue as Float64Array),
           (n) => new Float64Array(n),
         );
+  // Consecutive chunks with every row kept: ids are startRow + i already.
+  let next = first.startRow;
+  let consecutive = true;
+  for (const part of parts) {
+    if (part.startRow !== next) consecutive = false;
+    next = part.startRow + part.numRows;
+  }
+  let rowIds: Int32Array | undefined;
+  if (!consecutive) {
+    rowIds = new Int32Array(numRows);
+    let at = 0;
+    for (const part of parts) for (let i = 0; i < part.numRows; i++) rowIds[at++] = part.startRow + i;
+  }
   return {
     numRows,
     startRow: first.startRow,
+    ...(rowIds === undefined ? {} : { rowIds }),
     codes,
     yCode,
     yValue,

@@ -15,6 +15,11 @@ export interface PreparedChunk {
   numRows: number;
   /** The chunk's first row in the job's input (row ids for the per-row hashes are startRow + i). */
   startRow: number;
+  /**
+   * Row ids when they are not startRow + i: chunks joined for a local fit (trees/localData.ts) after a
+   * rowSelection dropped rows, so each row keeps the id, and the draws, it has in a level pass.
+   */
+  rowIds?: Int32Array;
   /** Per predictor: codes 0..numBins-1, numBins = missing. */
   codes: Uint16Array[];
   /** Class codes (factor responses); -1 where the row is not used. */
@@ -161,6 +166,11 @@ export class PreparedChunkCache {
  * rows of ten predictors with their derived arrays take about 50 MB.
  */
 export const preparedChunks = new PreparedChunkCache(1024 * 1024 * 1024);
+
+/** Row i's id for the per-row hashes (rowHash.ts). */
+export function rowIdOf(prepared: PreparedChunk, i: number): number {
+  return prepared.rowIds === undefined ? prepared.startRow + i : (prepared.rowIds[i] as number);
+}
 
 /** The prepared chunk for (job nonce, chunk), from the cache or made now. */
 export function preparedFor(
