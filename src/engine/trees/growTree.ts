@@ -151,6 +151,21 @@ export function treeWalker(tree: GrowTree): TreeWalker {
   };
 }
 
+/** The child of split `node` a row with `code` (predictor's missing code `missing`) goes to. */
+function childOf(walker: TreeWalker, node: number, code: number, missing: number): number {
+  let goLo: boolean;
+  if (code === missing) goLo = walker.missingLo[node] === 1;
+  else {
+    const b = walker.bin[node] as number;
+    if (b >= 0) goLo = code < b;
+    else {
+      const start = walker.setStart[node] as number;
+      goLo = (((walker.words[start + (code >> 5)] as number) >>> (code & 31)) & 1) === 1;
+    }
+  }
+  return goLo ? (walker.lo[node] as number) : (walker.hi[node] as number);
+}
+
 /**
  * The leaf of each of `rows` (all rows when null) in a finished tree, read from row-major codes
  * (`rowCodes[i * p + f]`, see trees/localData.ts): one cache line per row instead of one per
@@ -164,7 +179,7 @@ export function leavesRowMajor(
   rows: Int32Array | null,
   leaves: Int32Array,
 ): void {
-  const { feature, bin, missingLo, lo, hi, setStart, words } = walker;
+  const feature = walker.feature;
   const n = leaves.length;
   for (let k = 0; k < n; k++) {
     const i = rows === null ? k : (rows[k] as number);
@@ -173,17 +188,7 @@ export function leavesRowMajor(
     const at = i * p;
     while (f >= 0) {
       const code = rowCodes[at + f] as number;
-      let goLo: boolean;
-      if (code === (missingCode[f] as number)) goLo = missingLo[node] === 1;
-      else {
-        const b = bin[node] as number;
-        if (b >= 0) goLo = code < b;
-        else {
-          const start = setStart[node] as number;
-          goLo = (((words[start + (code >> 5)] as number) >>> (code & 31)) & 1) === 1;
-        }
-      }
-      node = goLo ? (lo[node] as number) : (hi[node] as number);
+      node = childOf(walker, node, code, missingCode[f] as number);
       f = feature[node] as number;
     }
     leaves[k] = node;
@@ -200,7 +205,7 @@ export function advancePositions(
   missingCode: ArrayLike<number>,
   positions: Int32Array,
 ): void {
-  const { feature, bin, missingLo, lo, hi, setStart, words } = walker;
+  const feature = walker.feature;
   const n = positions.length;
   for (let i = 0; i < n; i++) {
     let node = positions[i] as number;
@@ -208,17 +213,7 @@ export function advancePositions(
     if (f < 0) continue;
     while (f >= 0) {
       const code = (codes[f] as Uint16Array)[i] as number;
-      let goLo: boolean;
-      if (code === (missingCode[f] as number)) goLo = missingLo[node] === 1;
-      else {
-        const b = bin[node] as number;
-        if (b >= 0) goLo = code < b;
-        else {
-          const start = setStart[node] as number;
-          goLo = (((words[start + (code >> 5)] as number) >>> (code & 31)) & 1) === 1;
-        }
-      }
-      node = goLo ? (lo[node] as number) : (hi[node] as number);
+      node = childOf(walker, node, code, missingCode[f] as number);
       f = feature[node] as number;
     }
     positions[i] = node;

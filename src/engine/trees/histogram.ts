@@ -194,23 +194,24 @@ export function accumulateMoments(
   }
 }
 
-/** Gradients: bin sums are [g, h, count] (case weights already folded into g and h). */
+/**
+ * Gradients: bin sums are [g, h, count]; `ghc` holds each row's (g, h, count) side by side
+ * (`ghc[3 i ..]`, case weights already folded into g and h).
+ */
 export function accumulateGradients(
   hist: Float64Array,
   layout: HistLayout,
   codes: readonly Uint16Array[],
   slot: Int32Array,
-  g: Float64Array,
-  h: Float64Array,
-  count: Float64Array,
+  ghc: Float64Array,
 ): void {
   const m = pack(layout, slot);
   const { rows, base, a, b, c: cnt } = packed;
   for (let j = 0; j < m; j++) {
     const i = rows[j] as number;
-    a[j] = g[i] as number;
-    b[j] = h[i] as number;
-    cnt[j] = count[i] as number;
+    a[j] = ghc[3 * i] as number;
+    b[j] = ghc[3 * i + 1] as number;
+    cnt[j] = ghc[3 * i + 2] as number;
   }
   const p = layout.features;
   const offsets = layout.offsets;

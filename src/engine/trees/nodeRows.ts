@@ -84,26 +84,6 @@ export class NodeRows {
 }
 
 /**
- * A class's (g, h, count) of the rows in `rows` side by side, by row (`ghc[3 i ..]`; rows not listed
- * are left 0): the accumulation below then reads one cache line per row, not one per array.
- */
-export function interleaveGradients(
-  rows: Int32Array,
-  g: Float64Array,
-  h: Float64Array,
-  count: Float64Array,
-): Float64Array {
-  const ghc = new Float64Array(3 * g.length);
-  for (let k = 0; k < rows.length; k++) {
-    const i = rows[k] as number;
-    ghc[3 * i] = g[i] as number;
-    ghc[3 * i + 1] = h[i] as number;
-    ghc[3 * i + 2] = count[i] as number;
-  }
-  return ghc;
-}
-
-/**
  * Adds the gradient sums of `rows` into one node's blocks starting at `base` (bin sums [g, h, count],
  * blocks at `featureOffset[f]`, as histogram.ts lays them out), row by row: codes are row-major
  * (`codes[i * p + f]`, trees/localData.ts), so a deep node's scattered rows cost a cache line each,
