@@ -24,7 +24,7 @@ import {
   stopDeriving,
 } from '../trees/levelGrowth.ts';
 import { fitsLocally, preparedInput, ROW_CODES, rowCodesOf } from '../trees/localData.ts';
-import { accumulateGradientRows, NodeRows } from '../trees/nodeRows.ts';
+import { OrderedRows } from '../trees/orderedRows.ts';
 import { memoryBlocks, type ParentBlocks, parentBlocks } from '../trees/parentBlocks.ts';
 import {
   finishPreludePass,
@@ -651,7 +651,7 @@ function applyIteration(
   fit: Fit,
   options: Options,
   trees: readonly GrowTree[],
-  nodeRows: readonly NodeRows[],
+  nodeRows: readonly OrderedRows[],
   sampled: Int32Array,
   rowCodes: Uint16Array,
   missing: Int32Array,
@@ -671,7 +671,7 @@ function applyIteration(
     for (let node = 0; node < tree.feature.length; node++) {
       if ((tree.feature[node] as number) >= 0) continue;
       const v = value(node);
-      const members = (nodeRows[c] as NodeRows).of(node);
+      const members = (nodeRows[c] as OrderedRows).idsOf(node);
       for (let k = 0; k < members.length; k++) {
         const i = members[k] as number;
         score[i] = (score[i] as number) + v;
@@ -725,8 +725,9 @@ async function boostLocally(state: BTreesState, context: MapContext): Promise<BT
     for (let i = 0; i < count.length; i++) if ((count[i] as number) > 0) sampledRows++;
     const sampled = new Int32Array(sampledRows);
     for (let i = 0, j = 0; i < count.length; i++) if ((count[i] as number) > 0) sampled[j++] = i;
-    // Copies: the lists are partitioned in place, and applyIteration needs `sampled` in row order.
-    const nodeRows = fit.current.map(() => new NodeRows(sampled.slice()));
+    const nodeRows = fit.current.map(
+      (_, c) => new OrderedRows(sampled, rowCodes, p, gradients.ghc[c] as Float64Array),
+    );
     const iteration = fit.iteration;
     const trees = fit.current;
     while (fit.iteration === iteration) {
@@ -734,14 +735,7 @@ async function boostLocally(state: BTreesState, context: MapContext): Promise<BT
       const built = builtSlots(trees, pass);
       const hist = new Float64Array(layoutOf(fit, built.length).size);
       built.forEach(({ tree, node }, b) => {
-        accumulateGradientRows(
-          hist,
-          b * layoutAll.stride,
-          layoutAll.featureOffset,
-          rowCodes,
-          (nodeRows[tree] as NodeRows).of(node),
-          gradients.ghc[tree] as Float64Array,
-        );
+        (nodeRows[tree] as OrderedRows).accumulate(hist, b * layoutAll.stride, layoutAll.featureOffset, node);
       });
       const first = fit.level === 0;
       const partial = {
@@ -754,8 +748,7 @@ async function boostLocally(state: BTreesState, context: MapContext): Promise<BT
       // The nodes this pass split hand their rows to their children.
       for (const { tree, node } of pass.slots) {
         const grown = trees[tree] as GrowTree;
-        if ((grown.feature[node] as number) >= 0)
-          (nodeRows[tree] as NodeRows).split(grown, node, rowCodes, p, missing);
+        if ((grown.feature[node] as number) >= 0) (nodeRows[tree] as OrderedRows).split(grown, node, missing);
       }
     }
     applyIteration(prepared, fit, options, trees, nodeRows, sampled, rowCodes, missing);

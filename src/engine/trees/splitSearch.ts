@@ -51,6 +51,9 @@ class Scratch {
   readonly right: Float64Array;
   readonly missing: Float64Array;
   readonly cand: Float64Array;
+  /** tryPartition's answer when it returns true (kept here: no object per candidate boundary). */
+  gain = 0;
+  missingLo = false;
   constructor(width: number) {
     this.total = new Float64Array(width);
     this.left = new Float64Array(width);
@@ -74,19 +77,20 @@ interface FeatureBest {
 }
 
 /**
- * Tries lo = `left` (hi = total - left), with missing values both ways when present. Returns the best
- * gain and direction, or null when no direction is valid.
+ * Tries lo = `left` (hi = total - left), with missing values both ways when present. Returns false
+ * when no direction is valid, else true with the best gain and direction in `scratch.gain` and
+ * `scratch.missingLo`. Runs once per candidate boundary, so it allocates nothing.
  */
 function tryPartition(
   rules: SplitRules,
   scratch: Scratch,
   parentScore: number,
   hasMissing: boolean,
-): { gain: number; missingLo: boolean } | null {
+): boolean {
   const c = rules.criterion;
   const width = scratch.total.length;
   const { total, left, right, missing, cand } = scratch;
-  let best: { gain: number; missingLo: boolean } | null = null;
+  let found = false;
   // Missing values hi: lo = left, hi = total - left.
   for (let k = 0; k < width; k++) right[k] = (total[k] as number) - (left[k] as number);
   if (
@@ -94,12 +98,11 @@ function tryPartition(
     countOf(c, right, 0) >= rules.minBucket &&
     validSides(c, left, right)
   ) {
-    const gain = scoreOf(c, left, 0) + scoreOf(c, right, 0) - parentScore;
-    const lo = countOf(c, left, 0);
-    const hi = countOf(c, right, 0);
-    best = { gain, missingLo: hasMissing ? false : lo >= hi };
+    scratch.gain = scoreOf(c, left, 0) + scoreOf(c, right, 0) - parentScore;
+    scratch.missingLo = hasMissing ? false : countOf(c, left, 0) >= countOf(c, right, 0);
+    found = true;
   }
-  if (!hasMissing) return best;
+  if (!hasMissing) return found;
   // Missing values lo.
   for (let k = 0; k < width; k++) {
     cand[k] = (left[k] as number) + (missing[k] as number);
@@ -111,9 +114,13 @@ function tryPartition(
     validSides(c, cand, right)
   ) {
     const gain = scoreOf(c, cand, 0) + scoreOf(c, right, 0) - parentScore;
-    if (best === null || gain > best.gain) best = { gain, missingLo: true };
+    if (!found || gain > scratch.gain) {
+      scratch.gain = gain;
+      scratch.missingLo = true;
+      found = true;
+    }
   }
-  return best;
+  return found;
 }
 
 /** Boosting needs a positive hessian on both sides when lambda is 0. */
@@ -141,14 +148,16 @@ function numericBest(
     if (!(countOf(c, hist, o) > 0)) continue;
     if (lastNonEmpty >= 0) {
       // Boundary between the last non-empty bin and this one: lo = bins <= lastNonEmpty.
-      const result = tryPartition(rules, scratch, parentScore, hasMissing);
-      if (result !== null && (best === null || result.gain > best.gain)) {
+      if (
+        tryPartition(rules, scratch, parentScore, hasMissing) &&
+        (best === null || scratch.gain > best.gain)
+      ) {
         best = {
-          gain: result.gain,
+          gain: scratch.gain,
           bin: b,
           lastLoBin: lastNonEmpty,
           loLevels: null,
-          missingLo: result.missingLo,
+          missingLo: scratch.missingLo,
         };
       }
     }
@@ -168,7 +177,7 @@ function subsetGain(
   scratch: Scratch,
   parentScore: number,
   hasMissing: boolean,
-): { gain: number; missingLo: boolean } | null {
+): boolean {
   const width = scratch.total.length;
   scratch.left.fill(0);
   for (const level of levels) if (inLo[level] === 1) addInto(scratch.left, hist, at + level * width, width);
@@ -191,14 +200,15 @@ function factorBest(
     if (countOf(c, hist, at + level * width) > 0) present.push(level);
   if (present.length < 2) return null;
   let best: FeatureBest | null = null;
-  const consider = (inLo: Uint8Array, result: { gain: number; missingLo: boolean } | null): void => {
-    if (result !== null && (best === null || result.gain > best.gain)) {
+  // `found`: tryPartition's answer, its gain and direction in scratch.
+  const consider = (inLo: Uint8Array, found: boolean): void => {
+    if (found && (best === null || scratch.gain > best.gain)) {
       best = {
-        gain: result.gain,
+        gain: scratch.gain,
         bin: -1,
         lastLoBin: -1,
         loLevels: inLo.slice(),
-        missingLo: result.missingLo,
+        missingLo: scratch.missingLo,
       };
     }
   };
