@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -24,14 +25,16 @@ import { seededRandom } from '../test/engine/helpers.ts';
 import { runJob } from '../test/helpers/api.ts';
 import { startServer } from '../test/helpers/server.ts';
 import { fmt, report } from './stats.ts';
+import { runXgboost } from './xgboostReference.ts';
 
 /**
  * Tree analyses end to end (HTTP submit to result, real workers): rxDTree depth 6 and rxBTrees
- * 20 trees x depth 4 on BENCH_ROWS (default 1,000,000) generated rows of 8 numeric and 2 factor
+ * 100 trees x depth 6 on BENCH_ROWS (default 1,000,000) generated rows of 8 numeric and 2 factor
  * predictors (10 and 100 levels) with a binary target, with 1 and 2 workers. Reports seconds, passes,
- * rows/s per pass, and the AUC on 100,000 held-out rows generated the same way. BENCH_TREES_BOOST
- * overrides the boosting size as "trees,depth" (e.g. "100,6"); BENCH_TREES_BINS sets maxNumBins
- * (default: RevoScaleR's, 1000 for a million rows; LightGBM's default is 255).
+ * rows/s per pass, and the AUC on 100,000 held-out rows generated the same way, beside XGBoost's
+ * (bench/xgboostReference.ts) on the same rows and settings when its program is installed.
+ * BENCH_TREES_BOOST overrides the boosting size as "trees,depth" (e.g. "20,4"); BENCH_TREES_BINS sets
+ * maxNumBins (default: RevoScaleR's, 1000 for a million rows; LightGBM's default is 255).
  */
 
 const NUMERIC = 8;
@@ -167,6 +170,18 @@ async function writeDataset(
   return meta;
 }
 
+/** The response, then the predictors (factors as level codes), as XGBoost's CSV input takes them. */
+function predictorColumns(data: Generated): Array<Float64Array | Int32Array> {
+  const names = [
+    ...Array.from({ length: NUMERIC }, (_, j) => `x${j + 1}`),
+    ...LEVELS.map((_, k) => `f${k + 1}`),
+  ];
+  return [
+    data.columns['y'] as Float64Array,
+    ...names.map((name) => data.columns[name] as Float64Array | Int32Array),
+  ];
+}
+
 /** Area under the ROC curve (ties counted half), by sorting. */
 export function auc(scores: Float64Array, labels: Float64Array): number {
   const order = Array.from(scores.keys()).sort((a, b) => (scores[a] as number) - (scores[b] as number));
@@ -199,7 +214,7 @@ function load(): string {
 
 export async function benchTrees(): Promise<void> {
   const rows = Number(process.env['BENCH_ROWS'] ?? 1_000_000);
-  const [boostTrees, boostDepth] = (process.env['BENCH_TREES_BOOST'] ?? '20,4').split(',').map(Number) as [
+  const [boostTrees, boostDepth] = (process.env['BENCH_TREES_BOOST'] ?? '100,6').split(',').map(Number) as [
     number,
     number,
   ];
@@ -285,6 +300,21 @@ export async function benchTrees(): Promise<void> {
         );
       }
       console.log(`# load after ${workers} worker(s): ${load()}`);
+    }
+    const reference = await runXgboost(predictorColumns(data), predictorColumns(holdout), {
+      trees: boostTrees,
+      depth: boostDepth,
+      learningRate: 0.1,
+      sampRate: 0.632,
+      maxBins: bins.maxNumBins ?? 1000,
+    });
+    if (reference === null)
+      console.log('# reference: the xgboost program is not installed (apt install xgboost)');
+    else {
+      report(
+        `reference: ${reference.program} (C++, hist, ${os.availableParallelism()} threads), ${boostTrees} trees depth ${boostDepth}`,
+        `${reference.trainSeconds} s of rounds (${reference.totalSeconds.toFixed(1)} s with CSV parsing), held-out AUC ${auc(reference.predictions, labels).toFixed(4)}`,
+      );
     }
   } finally {
     await server.close();
