@@ -12,8 +12,8 @@ import {
   Utf8,
   vectorFromArray,
 } from 'apache-arrow';
-import type { BTreesModelBody, DTreeModelBody } from '../src/engine/models/treeScore.ts';
-import { predictBTrees, predictDTree } from '../src/engine/models/treeScore.ts';
+import type { BTreesModelBody, DForestModelBody, DTreeModelBody } from '../src/engine/models/treeScore.ts';
+import { predictBTrees, predictDForest, predictDTree } from '../src/engine/models/treeScore.ts';
 import { chunkPath } from '../src/storage/chunkFiles.ts';
 import type { DatasetMeta, VarInfo } from '../src/storage/datasetMeta.ts';
 import type { DatasetStore } from '../src/storage/datasetStore.ts';
@@ -26,8 +26,8 @@ import { startServer } from '../test/helpers/server.ts';
 import { fmt, report } from './stats.ts';
 
 /**
- * Tree analyses end to end (HTTP submit to result, real workers): rxDTree depth 6 and rxBTrees
- * 20 trees x depth 4 on BENCH_ROWS (default 1,000,000) generated rows of 8 numeric and 2 factor
+ * Tree analyses end to end (HTTP submit to result, real workers): rxDTree depth 6, rxBTrees
+ * 20 trees x depth 4 and rxDForest 50 trees x depth 10 on BENCH_ROWS (default 1,000,000) generated rows of 8 numeric and 2 factor
  * predictors (10 and 100 levels) with a binary target, with 1 and 2 workers. Reports seconds, passes,
  * rows/s per pass, and the AUC on 100,000 held-out rows generated the same way. BENCH_TREES_BOOST
  * overrides the boosting size as "trees,depth" (e.g. "100,6"); BENCH_TREES_BINS sets maxNumBins
@@ -254,6 +254,19 @@ export async function benchTrees(): Promise<void> {
           const model = await models.get('local', id);
           const predicted = predictBTrees(model?.body as BTreesModelBody, holdoutTable);
           return auc(predicted.value as Float64Array, labels);
+        },
+      },
+      {
+        label: 'dForest 50 trees depth 10',
+        body: {
+          type: 'dForest',
+          dataset: meta.id,
+          params: { formula: `yf ~ ${predictors}`, nTree: 50, maxDepth: 10, seed: 1, ...bins },
+        },
+        score: async (id: string) => {
+          const model = await models.get('local', id);
+          const predicted = predictDForest(model?.body as DForestModelBody, holdoutTable, 'prob');
+          return auc((predicted.perClass ?? [])[1] as Float64Array, labels);
         },
       },
     ];
