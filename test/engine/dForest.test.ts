@@ -189,8 +189,9 @@ describe('dForest', () => {
       ],
       400,
     );
-    const close = (a: number, b: number, what: string) =>
+    const close = (a: number, b: number, what: string): void => {
       assert.ok(Math.abs(a - b) <= 1e-12 * (1 + Math.abs(a)), `${what}: ${a} vs ${b}`);
+    };
     for (const params of [
       { formula: 'cls ~ x1 + x2 + g', nTree: 20, maxDepth: 6, seed: 5, minSplit: 10 },
       { formula: 'y ~ x1 + x2 + g', nTree: 7, maxDepth: 5, seed: 6, replace: false, mTry: 2 },
