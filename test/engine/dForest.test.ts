@@ -215,8 +215,12 @@ describe('dForest', () => {
         const { value, prob, ...shape } = tree;
         const { value: otherValue, prob: otherProb, ...otherShape } = other;
         assert.deepEqual(shape, otherShape, `tree ${t}`);
-        value.forEach((v, k) => close(v, otherValue[k] as number, `tree ${t} value ${k}`));
-        prob?.forEach((v, k) => close(v, otherProb?.[k] as number, `tree ${t} prob ${k}`));
+        value.forEach((v, k) => {
+          close(v, otherValue[k] as number, `tree ${t} value ${k}`);
+        });
+        prob?.forEach((v, k) => {
+          close(v, otherProb?.[k] as number, `tree ${t} prob ${k}`);
+        });
       });
       const { oobError, variableImportance, passes: _p, modelId: _m, ...rest } = local.result;
       const {
@@ -238,9 +242,9 @@ describe('dForest', () => {
         variableImportance.map((v) => v.variable),
         otherImportance.map((v) => v.variable),
       );
-      variableImportance.forEach((v, k) =>
-        close(v.importance, otherImportance[k]?.importance as number, v.variable),
-      );
+      variableImportance.forEach((v, k) => {
+        close(v.importance, otherImportance[k]?.importance as number, v.variable);
+      });
     }
   });
 });
