@@ -57,6 +57,14 @@ import { checkUnorderedLevels } from './dTree.ts';
  * - A last pass scores every row with the trees it is out of bag for: the out-of-bag error after each
  *   tree (class: error rate; anova: mean squared error), the confusion matrix (class) or pseudo R^2.
  * Variable importance is the total decrease of node impurity (Gini) or sum of squares, over all trees.
+ *
+ * Local fits (trees/localData.ts: the binned input fits one worker): trees are independent, so after
+ * the sketch pass one round of partition tasks grows them, each task a fixed group of consecutive
+ * trees grown whole on the whole input (trees/nodeColumns.ts keeps each node's rows together), with
+ * the same draws and the same split step as the level passes: the same trees, sums equal up to
+ * rounding. Then one round of partition tasks scores the out-of-bag rows, each task a fixed range of
+ * rows (the error after k trees needs every tree's vote on a row, so it cannot be summed per group
+ * of trees). The groups and ranges depend on nTree and the data alone, never on the workers.
  */
 
 const FOREST_METHODS = ['class', 'anova'] as const;
