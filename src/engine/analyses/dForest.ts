@@ -578,8 +578,9 @@ function impure(fit: Fit, stats: ArrayLike<number>): boolean {
 }
 
 /**
- * The split step's rules for trees `trees` (a level pass: all of them; a local fit: one). `maxGain`
- * per tree is the largest gain of the pass so far (rpart's 1e-10 relative floor); gains add to
+ * The split step's rules, for a level pass (every tree) or a local fit (one tree). `maxGain[t]` is
+ * tree t's largest gain in the pass so far (rpart's 1e-10 relative floor; a local fit's pass is a
+ * whole level, as a level pass is unless its histograms outgrow MAX_PASS_DOUBLES); gains add to
  * `importance`.
  */
 function forestGrowth(state: DForestState, fit: Fit, maxGain: number[], importance: number[]): LevelGrowth {
