@@ -13,8 +13,8 @@ import {
   Utf8,
   vectorFromArray,
 } from 'apache-arrow';
-import type { BTreesModelBody, DTreeModelBody } from '../src/engine/models/treeScore.ts';
-import { predictBTrees, predictDTree } from '../src/engine/models/treeScore.ts';
+import type { BTreesModelBody, DForestModelBody, DTreeModelBody } from '../src/engine/models/treeScore.ts';
+import { predictBTrees, predictDForest, predictDTree } from '../src/engine/models/treeScore.ts';
 import { chunkPath } from '../src/storage/chunkFiles.ts';
 import type { DatasetMeta, VarInfo } from '../src/storage/datasetMeta.ts';
 import type { DatasetStore } from '../src/storage/datasetStore.ts';
@@ -28,8 +28,9 @@ import { fmt, report } from './stats.ts';
 import { runXgboost } from './xgboostReference.ts';
 
 /**
- * Tree analyses end to end (HTTP submit to result, real workers): rxDTree depth 6 and rxBTrees
- * 100 trees x depth 6 on BENCH_ROWS (default 1,000,000) generated rows of 8 numeric and 2 factor
+ * Tree analyses end to end (HTTP submit to result, real workers): rxDTree depth 6, rxBTrees
+ * 100 trees x depth 6 and rxDForest 50 trees x depth 10 on BENCH_ROWS (default 1,000,000) generated
+ * rows of 8 numeric and 2 factor
  * predictors (10 and 100 levels) with a binary target, with 1 and 2 workers. Reports seconds, passes,
  * rows/s per pass, and the AUC on 100,000 held-out rows generated the same way, beside XGBoost's
  * (bench/xgboostReference.ts) on the same rows and settings when its program is installed.
@@ -269,6 +270,19 @@ export async function benchTrees(): Promise<void> {
           const model = await models.get('local', id);
           const predicted = predictBTrees(model?.body as BTreesModelBody, holdoutTable);
           return auc(predicted.value as Float64Array, labels);
+        },
+      },
+      {
+        label: 'dForest 50 trees depth 10',
+        body: {
+          type: 'dForest',
+          dataset: meta.id,
+          params: { formula: `yf ~ ${predictors}`, nTree: 50, maxDepth: 10, seed: 1, ...bins },
+        },
+        score: async (id: string) => {
+          const model = await models.get('local', id);
+          const predicted = predictDForest(model?.body as DForestModelBody, holdoutTable, 'prob');
+          return auc((predicted.perClass ?? [])[1] as Float64Array, labels);
         },
       },
     ];

@@ -9,6 +9,8 @@ import {
 } from '../../src/engine/analyses/dForest.ts';
 import { type DForestModelBody, predictDForest } from '../../src/engine/models/treeScore.ts';
 import { runInProcessDetailed } from '../../src/engine/runInProcess.ts';
+import { setPassBudget } from '../../src/engine/trees/levelGrowth.ts';
+import { setLocalTreeLimit } from '../../src/engine/trees/localData.ts';
 import { poissonDraw, poissonTable, rowUniform } from '../../src/engine/trees/rowHash.ts';
 import { irisDataset, makeDataset, seededRandom, type TestDataset } from './helpers.ts';
 import { modelIO } from './treeHelpers.ts';
@@ -46,8 +48,8 @@ describe('dForest', () => {
     );
     assert.equal(body.trees.length, nTree);
     assert.equal(result.mTry, 2);
-    // One sketch pass, at most maxDepth level passes shared by all trees, one out-of-bag pass.
-    assert.ok(rounds <= 1 + 10 + 1, `${rounds} passes`);
+    // One sketch pass, one round growing the trees in groups (a local fit), one out-of-bag round.
+    assert.equal(rounds, 3);
     const last = result.oobError[nTree - 1] as DForestResult['oobError'][number];
     assert.ok((last.error as number) <= 0.08, `oob error ${last.error}`);
     // Out-of-bag votes recomputed here: each tree scored alone, on the rows its bootstrap left out.
@@ -141,5 +143,108 @@ describe('dForest', () => {
     const c = await fit({ formula: IRIS, nTree: 5, seed: 98 }, iris);
     assert.deepEqual(a.body, b.body);
     assert.notDeepEqual(a.body, c.body);
+  });
+
+  it('level passes: one pass per level shared by all trees, the same forest with levels split over passes', async () => {
+    const iris = await irisDataset(40);
+    const params = { formula: IRIS, nTree: 6, seed: 4, minSplit: 5, minBucket: 2, maxDepth: 4 };
+    const local = setLocalTreeLimit(0);
+    try {
+      const whole = await fit(params, iris);
+      // One sketch pass, at most maxDepth + 1 level passes (the last finds no split), one out-of-bag pass.
+      assert.ok(whole.rounds <= 1 + 5 + 1, `${whole.rounds} passes`);
+      const previous = setPassBudget(1);
+      try {
+        const sliced = await fit(params, iris);
+        assert.deepEqual(sliced.body, whole.body);
+        assert.deepEqual(sliced.result.oobError, whole.result.oobError);
+        assert.ok(sliced.rounds > whole.rounds);
+      } finally {
+        setPassBudget(previous);
+      }
+    } finally {
+      setLocalTreeLimit(local);
+    }
+  });
+
+  it('a local fit grows the trees the level passes grow', async () => {
+    // Local fits sum each tree's histograms in row order, level passes chunk by chunk: the same trees,
+    // with sums (node statistics, importance, out-of-bag errors) equal up to rounding.
+    const next = seededRandom(11);
+    const n = 3000;
+    const x1 = Array.from({ length: n }, () => next());
+    const x2 = Array.from({ length: n }, () => (next() < 0.05 ? Number.NaN : next() * 4));
+    const g = Array.from({ length: n }, () => 'pqrstu'[Math.floor(next() * 6)] as string);
+    const y = x1.map(
+      (v, i) => 3 * v + Math.sin(2 * (x2[i] as number) || 0) + ('qt'.includes(g[i] as string) ? 1 : 0),
+    );
+    const cls = y.map((v) => (v + 0.5 * next() < 1.5 ? 'a' : v < 2.5 ? 'b' : 'c'));
+    const dataset = makeDataset(
+      [
+        { name: 'y', type: 'numeric', values: y.map((v) => v + 0.3 * next()) },
+        { name: 'cls', type: 'factor', values: cls, levels: ['a', 'b', 'c'] },
+        { name: 'x1', type: 'numeric', values: x1 },
+        { name: 'x2', type: 'numeric', values: x2.map((v) => (Number.isNaN(v) ? null : v)) },
+        { name: 'g', type: 'factor', values: g, levels: [...'pqrstu'] },
+      ],
+      400,
+    );
+    const close = (a: number, b: number, what: string): void => {
+      assert.ok(Math.abs(a - b) <= 1e-12 * (1 + Math.abs(a)), `${what}: ${a} vs ${b}`);
+    };
+    for (const params of [
+      { formula: 'cls ~ x1 + x2 + g', nTree: 20, maxDepth: 6, seed: 5, minSplit: 10 },
+      { formula: 'y ~ x1 + x2 + g', nTree: 7, maxDepth: 5, seed: 6, replace: false, mTry: 2 },
+    ]) {
+      const local = await fit(params, dataset);
+      const previous = setLocalTreeLimit(0);
+      let passes: Awaited<ReturnType<typeof fit>>;
+      try {
+        passes = await fit(params, dataset);
+      } finally {
+        setLocalTreeLimit(previous);
+      }
+      assert.ok(local.rounds < passes.rounds, 'the local fit took fewer rounds');
+      assert.equal(local.body.trees.length, params.nTree);
+      assert.ok(
+        local.body.trees.some((tree) => tree.feature.length > 7),
+        'the trees grow several levels',
+      );
+      local.body.trees.forEach((tree, t) => {
+        const other = passes.body.trees[t] as typeof tree;
+        const { value, prob, ...shape } = tree;
+        const { value: otherValue, prob: otherProb, ...otherShape } = other;
+        assert.deepEqual(shape, otherShape, `tree ${t}`);
+        value.forEach((v, k) => {
+          close(v, otherValue[k] as number, `tree ${t} value ${k}`);
+        });
+        prob?.forEach((v, k) => {
+          close(v, otherProb?.[k] as number, `tree ${t} prob ${k}`);
+        });
+      });
+      const { oobError, variableImportance, passes: _p, modelId: _m, ...rest } = local.result;
+      const {
+        oobError: otherOob,
+        variableImportance: otherImportance,
+        passes: _q,
+        modelId: _n,
+        ...otherRest
+      } = passes.result;
+      assert.deepEqual({ ...rest, pseudoRSquared: null }, { ...otherRest, pseudoRSquared: null });
+      oobError.forEach((row, k) => {
+        const other = otherOob[k] as typeof row;
+        assert.equal(row.oobObs, other.oobObs);
+        close(row.error as number, other.error as number, `oobError[${k}]`);
+      });
+      if (local.result.pseudoRSquared !== undefined)
+        close(local.result.pseudoRSquared as number, passes.result.pseudoRSquared as number, 'pseudo R2');
+      assert.deepEqual(
+        variableImportance.map((v) => v.variable),
+        otherImportance.map((v) => v.variable),
+      );
+      variableImportance.forEach((v, k) => {
+        close(v.importance, otherImportance[k]?.importance as number, v.variable);
+      });
+    }
   });
 });

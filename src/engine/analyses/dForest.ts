@@ -8,7 +8,7 @@ import { checkParams, finiteOrNull, planWeights, Warnings } from '../params.ts';
 import { compactTree, withoutBins } from '../trees/compact.ts';
 import { type Criterion, countOf, statWidth, weightOf } from '../trees/criteria.ts';
 import { planTreeData, type TreeDataPlan } from '../trees/data.ts';
-import { type GrowTree, newTree } from '../trees/growTree.ts';
+import { type GrowTree, newTree, treeWalker } from '../trees/growTree.ts';
 import {
   accumulateClass,
   accumulateMoments,
@@ -20,12 +20,16 @@ import {
   type BinsInfo,
   fillSlots,
   growLevel,
+  type LevelGrowth,
   nodeSlotsOf,
   type PassSlots,
   passSlots,
   refreshOpenStats,
   rowPositions,
 } from '../trees/levelGrowth.ts';
+import { fitsLocally, preparedInput } from '../trees/localData.ts';
+import { accumulateClassSegment, accumulateMomentSegment, NodeColumns } from '../trees/nodeColumns.ts';
+import { leavesOf } from '../trees/nodeRows.ts';
 import {
   finishPreludePass,
   type PreludeOutcome,
@@ -36,7 +40,7 @@ import {
   preludeMerge,
 } from '../trees/prelude.ts';
 import { type PreparedChunk, preparedChunks, preparedFor } from '../trees/preparedChunks.ts';
-import { poissonDraw, poissonTable, rowHash, rowUniform } from '../trees/rowHash.ts';
+import { poissonDraw, poissonTable, rowHash, rowKey, streamHash } from '../trees/rowHash.ts';
 import { resultFeatures, TreeFeatureSchema, TreeParamsFields, treeFeatures } from '../trees/treeParams.ts';
 import { checkUnorderedLevels } from './dTree.ts';
 
@@ -53,6 +57,14 @@ import { checkUnorderedLevels } from './dTree.ts';
  * - A last pass scores every row with the trees it is out of bag for: the out-of-bag error after each
  *   tree (class: error rate; anova: mean squared error), the confusion matrix (class) or pseudo R^2.
  * Variable importance is the total decrease of node impurity (Gini) or sum of squares, over all trees.
+ *
+ * Local fits (trees/localData.ts: the binned input fits one worker): trees are independent, so after
+ * the sketch pass one round of partition tasks grows them, each task a fixed group of consecutive
+ * trees grown whole on the whole input (trees/nodeColumns.ts keeps each node's rows together), with
+ * the same draws and the same split step as the level passes: the same trees, sums equal up to
+ * rounding. Then one round of partition tasks scores the out-of-bag rows, each task a fixed range of
+ * rows (the error after k trees needs every tree's vote on a row, so it cannot be summed per group
+ * of trees). The groups and ranges depend on nTree and the data alone, never on the workers.
  */
 
 const FOREST_METHODS = ['class', 'anova'] as const;
@@ -151,6 +163,11 @@ interface Fit {
   center: number;
   trees: GrowTree[];
   importance: number[];
+  /**
+   * Grown in partition tasks on the whole input (trees/localData.ts): each task grows a group of
+   * whole trees, then out-of-bag scoring runs in row ranges; else one pass over the chunks per level.
+   */
+  local: boolean;
 }
 
 export interface DForestState {
@@ -160,6 +177,7 @@ export interface DForestState {
   data: TreeDataPlan;
   options: Options;
   numRows: number;
+  numChunks: number;
   prelude: PreludeState;
   fit: Fit | null;
 }
@@ -167,6 +185,8 @@ export interface DForestState {
 export type DForestPartial =
   | PreludePartial
   | { kind: 'grow'; hist: Float64Array }
+  /** A local round's trees: trees first .. first + trees.length - 1, and their impurity decreases. */
+  | { kind: 'forest'; first: number; trees: GrowTree[]; importance: Float64Array }
   | {
       kind: 'oob';
       /** Per forest size: weighted errors (class) or squared errors (anova), and the weight of rows scored. */
@@ -230,6 +250,7 @@ function init(params: DForestParams, meta: DatasetMeta): DForestState {
       seed: params.seed ?? Math.floor(Math.random() * 4294967296),
     },
     numRows: meta.numRows,
+    numChunks: meta.numChunks,
     prelude: preludeInit(data, meta, params.maxNumBins ?? null),
     fit: null,
   };
@@ -287,20 +308,49 @@ function missingCodes(bins: readonly BinsInfo[]): Int32Array {
   return Int32Array.from(bins.map((b) => b.numBins));
 }
 
+/**
+ * Tree t's bootstrap count of rows from..to - 1 of `prepared` (0 for rows of no weight): a Poisson or
+ * 0/1 draw from the hash of (seed, row id, t), so a level pass and a local fit draw alike.
+ */
+function bootstrapCounts(
+  prepared: PreparedChunk,
+  options: Options,
+  t: number,
+  from: number,
+  to: number,
+): Uint8Array {
+  const poisson = options.replace ? poissonTable(options.sampRate) : null;
+  const keys = rowKeys(prepared, options.seed);
+  const counts = new Uint8Array(to - from);
+  for (let i = from; i < to; i++) {
+    if (prepared.weight[i] === 0) continue;
+    // rowUniform(seed, startRow + i, t), its tree-independent part computed once per row.
+    const u = streamHash(keys[i] as number, t) / 4294967296;
+    counts[i - from] =
+      poisson !== null ? Math.min(255, poissonDraw(poisson, u)) : u < options.sampRate ? 1 : 0;
+  }
+  return counts;
+}
+
+/** rowKey(seed, row id) of every row (cached: every tree's draws start from it). */
+function rowKeys(prepared: PreparedChunk, seed: number): Uint32Array {
+  let keys = prepared.derived.get('rowKeys') as Uint32Array | undefined;
+  if (keys === undefined) {
+    keys = new Uint32Array(prepared.numRows);
+    for (let i = 0; i < keys.length; i++) keys[i] = rowKey(seed, prepared.startRow + i);
+    prepared.derived.set('rowKeys', keys);
+    preparedChunks.account(prepared, 4 * prepared.numRows);
+  }
+  return keys;
+}
+
 /** Bootstrap counts of every row in every tree (cached). */
 function bootstrapOf(prepared: PreparedChunk, options: Options): Uint8Array[] {
   let boot = prepared.derived.get('boot') as Uint8Array[] | undefined;
   if (boot === undefined) {
-    const poisson = options.replace ? poissonTable(options.sampRate) : null;
-    boot = Array.from({ length: options.nTree }, (_, t) => {
-      const counts = new Uint8Array(prepared.numRows);
-      for (let i = 0; i < prepared.numRows; i++) {
-        if (prepared.weight[i] === 0) continue;
-        const u = rowUniform(options.seed, prepared.startRow + i, t);
-        counts[i] = poisson !== null ? Math.min(255, poissonDraw(poisson, u)) : u < options.sampRate ? 1 : 0;
-      }
-      return counts;
-    });
+    boot = Array.from({ length: options.nTree }, (_, t) =>
+      bootstrapCounts(prepared, options, t, 0, prepared.numRows),
+    );
     prepared.derived.set('boot', boot);
     preparedChunks.account(prepared, options.nTree * prepared.numRows);
   }
@@ -375,9 +425,25 @@ function mapOob(chunk: Chunk, state: DForestState, fit: Fit): DForestPartial {
   const boot = bootstrapOf(prepared, state.options);
   const missing = missingCodes(fit.prelude.bins);
   const account = (delta: number) => preparedChunks.account(prepared, delta);
-  const trees = fit.trees.length;
   const positions = fit.trees.map((tree, t) => rowPositions(prepared, `pos${t}`, '', tree, missing, account));
+  return scoreOob(fit, prepared, 0, prepared.numRows, boot, positions);
+}
+
+/**
+ * Out-of-bag sums of rows from..to - 1: each row voted on (class) or averaged (anova) by the trees it
+ * is out of bag for, forest size by forest size. `boot[t]` and `leaf[t]` hold tree t's bootstrap
+ * counts and each row's node, indexed from `from`.
+ */
+function scoreOob(
+  fit: Fit,
+  prepared: PreparedChunk,
+  from: number,
+  to: number,
+  boot: readonly Uint8Array[],
+  leaf: readonly Int32Array[],
+): DForestPartial {
   const values = fit.trees.map((tree) => Float64Array.from(tree.stats, (s) => nodeValue(fit, s)));
+  const trees = fit.trees.length;
   const errors = new Float64Array(trees);
   const weights = new Float64Array(trees);
   const isClass = fit.criterion.kind === 'class';
@@ -385,16 +451,17 @@ function mapOob(chunk: Chunk, state: DForestState, fit: Fit): DForestPartial {
   const extra = new Float64Array(isClass ? classes * classes : 3);
   const votes = new Float64Array(Math.max(1, classes));
   const y = isClass ? null : centredResponse(prepared, fit.center);
-  for (let i = 0; i < prepared.numRows; i++) {
+  for (let i = from; i < to; i++) {
     const w = prepared.weight[i] as number;
     if (w === 0) continue;
+    const r0 = i - from;
     votes.fill(0);
     let oob = 0;
     let sum = 0;
     let predicted = -1;
     for (let t = 0; t < trees; t++) {
-      if ((boot[t] as Uint8Array)[i] === 0) {
-        const value = (values[t] as Float64Array)[(positions[t] as Int32Array)[i] as number] as number;
+      if ((boot[t] as Uint8Array)[r0] === 0) {
+        const value = (values[t] as Float64Array)[(leaf[t] as Int32Array)[r0] as number] as number;
         oob++;
         if (isClass) votes[value] = (votes[value] as number) + 1;
         else sum += value;
@@ -434,6 +501,16 @@ function map(chunk: Chunk, state: DForestState, _context: MapContext): DForestPa
 
 function merge(a: DForestPartial, b: DForestPartial): DForestPartial {
   if (a.kind === 'grow' && b.kind === 'grow') return { kind: 'grow', hist: addHistograms(a.hist, b.hist) };
+  if (a.kind === 'forest' && b.kind === 'forest') {
+    // Partitions merge in order: b's trees follow a's.
+    if (b.first !== a.first + a.trees.length) throw new Error('dForest: tree groups out of order');
+    return {
+      kind: 'forest',
+      first: a.first,
+      trees: [...a.trees, ...b.trees],
+      importance: addHistograms(a.importance, b.importance),
+    };
+  }
   if (a.kind === 'oob' && b.kind === 'oob') {
     return {
       kind: 'oob',
@@ -483,6 +560,8 @@ function startFit(state: DForestState, prelude: PreludeOutcome): Fit {
       return tree;
     }),
     importance: data.features.map(() => 0),
+    // Per row: the tree's copy of its rows (codes, weight, count, response, and scratch of each).
+    local: fitsLocally(prelude.rows, data.features.length, Math.ceil((4 * data.features.length + 40) / 8)),
   };
 }
 
@@ -498,47 +577,200 @@ function impure(fit: Fit, stats: ArrayLike<number>): boolean {
   return w > 0 && (stats[2] as number) - (s * s) / w > 1e-12 * Math.abs(stats[2] as number);
 }
 
-function finalizeGrow(partial: DForestPartial & { kind: 'grow' }, state: DForestState, fit: Fit): void {
+/**
+ * The split step's rules, for a level pass (every tree) or a local fit (one tree). `maxGain[t]` is
+ * tree t's largest gain in the pass so far (rpart's 1e-10 relative floor; a local fit's pass is a
+ * whole level, as a level pass is unless its histograms outgrow MAX_PASS_DOUBLES); gains add to
+ * `importance`.
+ */
+function forestGrowth(state: DForestState, fit: Fit, maxGain: number[], importance: number[]): LevelGrowth {
   const { options, data } = state;
+  return {
+    rules: {
+      criterion: fit.criterion,
+      minBucket: fit.minBucket,
+      kinds: data.features.map((f) => f.kind),
+      numBins: fit.prelude.bins.map((b) => b.numBins),
+    },
+    bins: fit.prelude.bins,
+    canSplit: (_t, stats, depth) => {
+      const count = countOf(fit.criterion, stats, 0);
+      return (
+        depth < options.maxDepth && count >= fit.minSplit && count >= 2 * fit.minBucket && impure(fit, stats)
+      );
+    },
+    minGain: (t) => Math.max(0, 1e-10 * (maxGain[t] as number)),
+    rpartDirection: false,
+    thresholds: 'cut',
+    // Each node searches its own mTry predictors: a parent's histograms do not cover its children's.
+    subtract: false,
+    wantPerFeature: false,
+    onSplit: (t, _node, _search, choice) => {
+      maxGain[t] = Math.max(maxGain[t] as number, choice.gain);
+      importance[choice.feature] = (importance[choice.feature] as number) + choice.gain;
+    },
+  };
+}
+
+function finalizeGrow(partial: DForestPartial & { kind: 'grow' }, state: DForestState, fit: Fit): void {
   const pass = passOf(state, fit);
   const layout = layoutOf(state, fit, pass);
   const numBins = fit.prelude.bins.map((b) => b.numBins);
   refreshOpenStats(fit.trees, partial.hist, layout, numBins, pass);
   const maxGain = fit.trees.map(() => 0);
-  growLevel(
-    fit.trees,
-    partial.hist,
-    layout,
-    {
-      rules: {
-        criterion: fit.criterion,
-        minBucket: fit.minBucket,
-        kinds: data.features.map((f) => f.kind),
-        numBins,
-      },
-      bins: fit.prelude.bins,
-      canSplit: (_t, stats, depth) => {
-        const count = countOf(fit.criterion, stats, 0);
-        return (
-          depth < options.maxDepth &&
-          count >= fit.minSplit &&
-          count >= 2 * fit.minBucket &&
-          impure(fit, stats)
-        );
-      },
-      minGain: (t) => Math.max(0, 1e-10 * (maxGain[t] as number)),
-      rpartDirection: false,
-      thresholds: 'cut',
-      // Each node searches its own mTry predictors: a parent's histograms do not cover its children's.
-      subtract: false,
-      wantPerFeature: false,
-      onSplit: (t, _node, _search, choice) => {
-        maxGain[t] = Math.max(maxGain[t] as number, choice.gain);
-        fit.importance[choice.feature] = (fit.importance[choice.feature] as number) + choice.gain;
-      },
-    },
-    pass,
+  growLevel(fit.trees, partial.hist, layout, forestGrowth(state, fit, maxGain, fit.importance), pass);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// local fits (trees/localData.ts)
+
+/**
+ * Partitions of a local round: groups of consecutive trees, a function of nTree alone (never of the
+ * workers), enough for the workers there usually are to share the trees.
+ */
+const MAX_TREE_GROUPS = 16;
+/** Partitions of the local out-of-bag round: consecutive row ranges of the input. */
+const OOB_PARTITIONS = 8;
+
+function treeGroups(nTree: number): number {
+  return Math.min(nTree, MAX_TREE_GROUPS);
+}
+
+/** The part [from, to) of 0..n - 1 that partition `p` of `parts` takes. */
+function share(p: number, parts: number, n: number): [number, number] {
+  return [Math.floor((p * n) / parts), Math.floor(((p + 1) * n) / parts)];
+}
+
+/** Grow-only histogram buffer of the local fits (a level's blocks; cleared per level). */
+let localHist = new Float64Array(0);
+
+/**
+ * Grows tree t whole on the input: the rows its bootstrap draws, level by level, each level's
+ * histograms built from its open nodes' own rows and split by the level passes' split step, so the
+ * tree is the one the level passes grow (sums equal up to rounding).
+ */
+function growTreeLocally(
+  state: DForestState,
+  fit: Fit,
+  prepared: PreparedChunk,
+  t: number,
+  importance: number[],
+): GrowTree {
+  const { options, data } = state;
+  const n = prepared.numRows;
+  const p = data.features.length;
+  const width = statWidth(fit.criterion);
+  const missing = missingCodes(fit.prelude.bins);
+  const numBins = fit.prelude.bins.map((b) => b.numBins);
+  const drawn = bootstrapCounts(prepared, options, t, 0, n);
+  const weight = new Float64Array(n);
+  const count = data.weights?.kind === 'pweights' ? new Float64Array(n) : null;
+  let used = 0;
+  for (let i = 0; i < n; i++) {
+    const d = drawn[i] as number;
+    if (d === 0) continue;
+    weight[i] = (prepared.weight[i] as number) * d;
+    if (count !== null) count[i] = (prepared.count[i] as number) * d;
+    used++;
+  }
+  const rows = new Int32Array(used);
+  for (let i = 0, j = 0; i < n; i++) if ((drawn[i] as number) > 0) rows[j++] = i;
+  const isClass = fit.criterion.kind === 'class';
+  const classes = fit.criterion.kind === 'class' ? fit.criterion.classes : 0;
+  const columns = new NodeColumns(
+    rows,
+    prepared.codes,
+    weight,
+    count,
+    isClass ? (prepared.yCode as Int32Array) : null,
+    isClass ? null : centredResponse(prepared, fit.center),
   );
+  const tree = newTree(new Array<number>(width).fill(0));
+  tree.open = [0];
+  const trees = [tree];
+  while (tree.open.length > 0) {
+    const pass = passSlots(trees, () => 1, Number.POSITIVE_INFINITY);
+    const layout = makeLayout(numBins, width, pass.slots.length, (s) =>
+      nodeFeatures(
+        options.seed,
+        t,
+        tree.nodeNum[(pass.slots[s] as { node: number }).node] as number,
+        p,
+        options.mTry,
+      ),
+    );
+    if (localHist.length < layout.size)
+      localHist = new Float64Array(Math.max(layout.size, 2 * localHist.length));
+    const hist = localHist.subarray(0, layout.size);
+    hist.fill(0);
+    pass.slots.forEach(({ node }, s) => {
+      const offsets = layout.offsets.subarray(s * p, (s + 1) * p);
+      const [from, to] = columns.segment(node);
+      if (isClass) accumulateClassSegment(hist, offsets, columns, from, to, classes);
+      else accumulateMomentSegment(hist, offsets, columns, from, to);
+    });
+    refreshOpenStats(trees, hist, layout, numBins, pass);
+    growLevel(trees, hist, layout, forestGrowth(state, fit, [0], importance), pass);
+    // The nodes this level split hand their rows to their children (when a child is searched next).
+    const open = new Set(tree.open);
+    for (const { node } of pass.slots) {
+      if ((tree.feature[node] as number) < 0) continue;
+      if (open.has(tree.lo[node] as number) || open.has(tree.hi[node] as number))
+        columns.split(tree, node, missing);
+    }
+  }
+  return tree;
+}
+
+/** Partition `partition` of a local round: its group of trees, grown one after the other. */
+async function growPartition(
+  partition: number,
+  state: DForestState,
+  context: MapContext,
+): Promise<DForestPartial> {
+  const fit = state.fit as Fit;
+  const prepared = await preparedInput(
+    state.nonce,
+    state.numChunks,
+    context.readInput,
+    state.data,
+    fit.prelude.bins,
+  );
+  const [first, last] = share(partition, treeGroups(state.options.nTree), state.options.nTree);
+  const importance = state.data.features.map(() => 0);
+  const trees: GrowTree[] = [];
+  for (let t = first; t < last; t++) {
+    // A cancelled job: stop (the task's retry sees the job is no longer running and drops it).
+    if (!(await (context.stillRunning?.() ?? true))) throw new Error('dForest: the job stopped');
+    trees.push(growTreeLocally(state, fit, prepared, t, importance));
+  }
+  return { kind: 'forest', first, trees, importance: Float64Array.from(importance) };
+}
+
+/** Partition `partition` of the local out-of-bag round: its rows scored by every tree they are out of bag for. */
+async function oobPartition(
+  partition: number,
+  state: DForestState,
+  context: MapContext,
+): Promise<DForestPartial> {
+  const fit = state.fit as Fit;
+  const prepared = await preparedInput(
+    state.nonce,
+    state.numChunks,
+    context.readInput,
+    state.data,
+    fit.prelude.bins,
+  );
+  const [from, to] = share(partition, OOB_PARTITIONS, prepared.numRows);
+  const missing = missingCodes(fit.prelude.bins);
+  const boot = fit.trees.map((_, t) => bootstrapCounts(prepared, state.options, t, from, to));
+  const leaf = fit.trees.map((tree, t) => {
+    const out = new Int32Array(to - from);
+    const take = (boot[t] as Uint8Array).map((d, r) => (d === 0 && prepared.weight[from + r] !== 0 ? 1 : 0));
+    leavesOf(treeWalker(tree), prepared.codes, missing, from, to, take, out);
+    return out;
+  });
+  return scoreOob(fit, prepared, from, to, boot, leaf);
 }
 
 async function finalize(
@@ -560,6 +792,14 @@ async function finalize(
     );
   }
   const fit = state.fit as Fit;
+  if (state.phase === 'grow' && (partial as DForestPartial).kind === 'forest') {
+    const grown = partial as DForestPartial & { kind: 'forest' };
+    if (grown.first !== 0 || grown.trees.length !== state.options.nTree)
+      throw new Error(`dForest: a local round returned trees ${grown.first}..+${grown.trees.length}`);
+    fit.trees = grown.trees;
+    fit.importance = Array.from(grown.importance);
+    return { done: false, state: { ...state, passes, phase: 'oob', fit }, message: 'out-of-bag error' };
+  }
   if (state.phase === 'grow') {
     finalizeGrow(partial as DForestPartial & { kind: 'grow' }, state, fit);
     const level = Math.max(...fit.trees.map((tree) => Math.max(...tree.depth)));
@@ -685,4 +925,13 @@ export const dForest = {
   map,
   merge,
   finalize,
+  roundInput: (state) => {
+    if (state.fit?.local !== true || state.phase === 'prelude') return null;
+    const count = state.phase === 'grow' ? treeGroups(state.options.nTree) : OOB_PARTITIONS;
+    return { kind: 'partitions', count };
+  },
+  mapPartition: (partition, state, context) =>
+    state.phase === 'grow'
+      ? growPartition(partition, state, context)
+      : oobPartition(partition, state, context),
 } satisfies Analysis<DForestParams, DForestState, DForestPartial, DForestResult>;

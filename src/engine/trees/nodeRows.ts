@@ -1,4 +1,4 @@
-import type { GrowTree } from './growTree.ts';
+import type { GrowTree, TreeWalker } from './growTree.ts';
 
 /**
  * The rows of a tree grown locally (localData.ts), grouped by node: one list of row ids where every
@@ -111,5 +111,45 @@ export function accumulateGradientRows(
       hist[o + 1] = (hist[o + 1] as number) + hj;
       hist[o + 2] = (hist[o + 2] as number) + cj;
     }
+  }
+}
+
+/**
+ * Each row of `from`..`to` (those `take` keeps; others get -1) walked from the root to its leaf:
+ * `out[i - from]` is the leaf (a tree's out-of-bag rows, scored after it is grown).
+ */
+export function leavesOf(
+  walker: TreeWalker,
+  codes: readonly Uint16Array[],
+  missingCode: ArrayLike<number>,
+  from: number,
+  to: number,
+  take: Uint8Array,
+  out: Int32Array,
+): void {
+  const { feature, bin, missingLo, lo, hi, setStart, words } = walker;
+  for (let i = from; i < to; i++) {
+    if (take[i - from] === 0) {
+      out[i - from] = -1;
+      continue;
+    }
+    let node = 0;
+    let f = feature[0] as number;
+    while (f >= 0) {
+      const code = (codes[f] as Uint16Array)[i] as number;
+      let goLo: boolean;
+      if (code === (missingCode[f] as number)) goLo = missingLo[node] === 1;
+      else {
+        const b = bin[node] as number;
+        if (b >= 0) goLo = code < b;
+        else {
+          const start = setStart[node] as number;
+          goLo = (((words[start + (code >> 5)] as number) >>> (code & 31)) & 1) === 1;
+        }
+      }
+      node = goLo ? (lo[node] as number) : (hi[node] as number);
+      f = feature[node] as number;
+    }
+    out[i - from] = node;
   }
 }

@@ -17,12 +17,24 @@ function mix32(h: number): number {
 
 /** A hash of (seed, row, stream) in [0, 2^32). `row` may exceed 2^32 (its high bits are mixed in too). */
 export function rowHash(seed: number, row: number, stream: number): number {
+  return streamHash(rowKey(seed, row), stream);
+}
+
+/**
+ * The part of rowHash that does not depend on the stream: a caller drawing many streams for the same
+ * rows (a forest's trees) computes it once per row, then streamHash per draw.
+ */
+export function rowKey(seed: number, row: number): number {
   const low = row >>> 0;
   const high = Math.floor(row / 4294967296) >>> 0;
   let h = mix32((seed >>> 0) ^ 0x9e3779b9);
   h = mix32(h ^ low);
-  h = mix32((h + Math.imul(high, 0x27d4eb2f)) >>> 0);
-  return mix32(h ^ Math.imul((stream >>> 0) + 1, 0x165667b1));
+  return mix32((h + Math.imul(high, 0x27d4eb2f)) >>> 0);
+}
+
+/** rowHash(seed, row, stream) from rowKey(seed, row). */
+export function streamHash(key: number, stream: number): number {
+  return mix32(key ^ Math.imul((stream >>> 0) + 1, 0x165667b1));
 }
 
 /** A uniform draw in [0, 1) for (seed, row, stream). */
