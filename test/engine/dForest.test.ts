@@ -195,6 +195,8 @@ describe('dForest', () => {
     for (const params of [
       { formula: 'cls ~ x1 + x2 + g', nTree: 20, maxDepth: 6, seed: 5, minSplit: 10 },
       { formula: 'y ~ x1 + x2 + g', nTree: 7, maxDepth: 5, seed: 6, replace: false, mTry: 2 },
+      // Rows dropped by rowSelection keep their ids, so the same bootstrap is drawn.
+      { formula: 'cls ~ x1 + x2 + g', nTree: 5, maxDepth: 4, seed: 8, rowSelection: 'x1 > 0.3' },
     ]) {
       const local = await fit(params, dataset);
       const previous = setLocalTreeLimit(0);

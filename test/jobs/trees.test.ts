@@ -138,7 +138,7 @@ describe('tree analyses through the job engine', () => {
   });
 });
 
-describe('boosted trees in level passes (TREE_LOCAL_MB=0)', () => {
+describe('forests and boosted trees in level passes (TREE_LOCAL_MB=0)', () => {
   let server: TestServer;
   let dataset = '';
 
@@ -150,19 +150,30 @@ describe('boosted trees in level passes (TREE_LOCAL_MB=0)', () => {
   after(() => server.close());
 
   it('gives identical results with 1 and 3 workers, one pass per tree level', async () => {
-    const body = {
+    const boosted = {
       type: 'bTrees',
       dataset,
       params: { formula: 'b ~ x1 + x2 + g', lossFunction: 'bernoulli', nTree: 4, maxDepth: 3, seed: 9 },
     };
-    const one = await runJob<{ passes: number; modelId: string }>(server.url, body);
-    // The sketch pass, then a pass per level of each tree (3 levels, or fewer when a tree stops), then
-    // the loss of the last tree: far more than a local fit's 2 rounds.
-    assert.ok(one.passes > 8, `passes: ${one.passes}`);
+    const forest = {
+      type: 'dForest',
+      dataset,
+      params: { formula: 'cls ~ x1 + x2 + g', nTree: 6, maxDepth: 4, seed: 3 },
+    };
+    const withoutModel = ({ modelId: _, ...rest }: { passes: number; modelId: string }) => rest;
+    const one = [
+      withoutModel(await runJob(server.url, boosted)),
+      withoutModel(await runJob(server.url, forest)),
+    ];
+    // The sketch pass, then a pass per tree level (and for bTrees the loss of the last tree): local
+    // fits take 2 (bTrees) and 3 (dForest) rounds.
+    assert.ok((one[0]?.passes as number) > 8, `bTrees passes: ${one[0]?.passes}`);
+    assert.ok((one[1]?.passes as number) >= 5, `dForest passes: ${one[1]?.passes}`);
     await server.startWorkers(2);
-    const three = await runJob<{ passes: number; modelId: string }>(server.url, body);
-    const { modelId: _a, ...first } = one;
-    const { modelId: _b, ...again } = three;
-    assert.deepEqual(again, first);
+    const three = [
+      withoutModel(await runJob(server.url, boosted)),
+      withoutModel(await runJob(server.url, forest)),
+    ];
+    assert.deepEqual(three, one);
   });
 });

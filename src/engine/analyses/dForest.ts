@@ -39,7 +39,7 @@ import {
   preludeMap,
   preludeMerge,
 } from '../trees/prelude.ts';
-import { type PreparedChunk, preparedChunks, preparedFor } from '../trees/preparedChunks.ts';
+import { type PreparedChunk, preparedChunks, preparedFor, rowIdOf } from '../trees/preparedChunks.ts';
 import { poissonDraw, poissonTable, rowHash, rowKey, streamHash } from '../trees/rowHash.ts';
 import { resultFeatures, TreeFeatureSchema, TreeParamsFields, treeFeatures } from '../trees/treeParams.ts';
 import { checkUnorderedLevels } from './dTree.ts';
@@ -324,7 +324,7 @@ function bootstrapCounts(
   const counts = new Uint8Array(to - from);
   for (let i = from; i < to; i++) {
     if (prepared.weight[i] === 0) continue;
-    // rowUniform(seed, startRow + i, t), its tree-independent part computed once per row.
+    // rowUniform(seed, row id, t), its tree-independent part computed once per row.
     const u = streamHash(keys[i] as number, t) / 4294967296;
     counts[i - from] =
       poisson !== null ? Math.min(255, poissonDraw(poisson, u)) : u < options.sampRate ? 1 : 0;
@@ -337,7 +337,7 @@ function rowKeys(prepared: PreparedChunk, seed: number): Uint32Array {
   let keys = prepared.derived.get('rowKeys') as Uint32Array | undefined;
   if (keys === undefined) {
     keys = new Uint32Array(prepared.numRows);
-    for (let i = 0; i < keys.length; i++) keys[i] = rowKey(seed, prepared.startRow + i);
+    for (let i = 0; i < keys.length; i++) keys[i] = rowKey(seed, rowIdOf(prepared, i));
     prepared.derived.set('rowKeys', keys);
     preparedChunks.account(prepared, 4 * prepared.numRows);
   }
