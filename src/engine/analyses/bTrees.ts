@@ -698,7 +698,7 @@ const LOCAL_TREE_ROWS_PER_ROUND = 20_000_000;
 
 /**
  * A local round (trees/localData.ts): the next iterations grown in this task on the whole input. Each
- * level builds its histograms from the open nodes' own rows (trees/nodeRows.ts) and goes through the
+ * level builds its histograms from the open nodes' own rows (trees/orderedRows.ts) and goes through the
  * same split step as a level pass (finalizeGrow), with the parents' blocks for histogram subtraction
  * kept in memory.
  */

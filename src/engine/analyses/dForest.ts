@@ -8,7 +8,7 @@ import { checkParams, finiteOrNull, planWeights, Warnings } from '../params.ts';
 import { compactTree, withoutBins } from '../trees/compact.ts';
 import { type Criterion, countOf, statWidth, weightOf } from '../trees/criteria.ts';
 import { planTreeData, type TreeDataPlan } from '../trees/data.ts';
-import { type GrowTree, newTree, treeWalker } from '../trees/growTree.ts';
+import { type GrowTree, leavesOf, newTree, treeWalker } from '../trees/growTree.ts';
 import {
   accumulateClass,
   accumulateMoments,
@@ -29,7 +29,6 @@ import {
 } from '../trees/levelGrowth.ts';
 import { fitsLocally, preparedInput } from '../trees/localData.ts';
 import { accumulateClassSegment, accumulateMomentSegment, NodeColumns } from '../trees/nodeColumns.ts';
-import { leavesOf } from '../trees/nodeRows.ts';
 import {
   finishPreludePass,
   type PreludeOutcome,

@@ -196,6 +196,35 @@ export function leavesRowMajor(
 }
 
 /**
+ * The leaf of each row `from <= i < to` with `take[i - from]` set, into `out[i - from]` (-1 for the
+ * others), read from column codes (`codes[f][i]`).
+ */
+export function leavesOf(
+  walker: TreeWalker,
+  codes: readonly Uint16Array[],
+  missingCode: ArrayLike<number>,
+  from: number,
+  to: number,
+  take: Uint8Array,
+  out: Int32Array,
+): void {
+  const feature = walker.feature;
+  for (let i = from; i < to; i++) {
+    if (take[i - from] === 0) {
+      out[i - from] = -1;
+      continue;
+    }
+    let node = 0;
+    let f = feature[0] as number;
+    while (f >= 0) {
+      node = childOf(walker, node, (codes[f] as Uint16Array)[i] as number, missingCode[f] as number);
+      f = feature[node] as number;
+    }
+    out[i - from] = node;
+  }
+}
+
+/**
  * Moves every row from its node in `positions` down to the node it reaches in the tree as it is now
  * (rows already at a leaf or open node stay). `missingCode[f]` is predictor f's missing code.
  */

@@ -64,7 +64,7 @@ export async function preparedInput(
 /** Where a prepared input keeps its row-major codes (`derived`). */
 export const ROW_CODES = 'rowCodes';
 
-/** The codes of a prepared input row by row (row i's predictors at i * p ..), see nodeRows.ts. */
+/** The codes of a prepared input row by row (row i's predictors at i * p ..), see orderedRows.ts. */
 export function rowCodesOf(prepared: PreparedChunk): Uint16Array {
   const cached = prepared.derived.get(ROW_CODES) as Uint16Array | undefined;
   if (cached !== undefined) return cached;

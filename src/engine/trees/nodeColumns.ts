@@ -1,12 +1,12 @@
 import type { GrowTree } from './growTree.ts';
 
 /**
- * A tree's own copy of its rows' data, grouped by node (nodeRows.ts's NodeRows with the data moved
- * instead of row ids): every column holds the tree's rows (its bootstrap sample) with each node's rows
- * in one segment, and a split moves the segment's values, in every column, into two consecutive
- * segments, lo then hi, each in row order (a stable partition). A level's histograms then read each node's values in sequence
- * instead of picking its rows out of the whole input, which deep trees (a node of a thousand rows
- * spread over a million) pay for in cache misses; sums still run in row order, as with NodeRows.
+ * A forest tree's own copy of its rows' data, grouped by node (as orderedRows.ts keeps a boosted
+ * tree's, in columns here): every column holds the tree's rows (its bootstrap sample) with each node's
+ * rows in one segment, and a split moves the segment's values, in every column, into two consecutive
+ * segments, lo then hi, each in row order (a stable partition). A level's histograms then read each
+ * node's values in sequence instead of picking its rows out of the whole input, which deep trees (a
+ * node of a thousand rows spread over a million) pay for in cache misses; sums still run in row order.
  */
 export class NodeColumns {
   /**
