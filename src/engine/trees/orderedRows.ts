@@ -11,9 +11,12 @@ import type { GrowTree } from './growTree.ts';
  * Sums over a node's rows run in row order whatever the tree, so a local fit is deterministic.
  */
 export class OrderedRows {
-  private readonly rows: Places;
-  /** Where a split puts its rows in their new order before they go back. */
-  private readonly spare: Places;
+  /**
+   * Two copies: a split reads its node's segment from one and writes the children's to the other (the
+   * same places), so nothing is copied back; `buffer[node]` says which holds a node's rows.
+   */
+  private readonly buffers: [Places, Places];
+  private buffer: number[] = [0];
   /** Codes a place (p, or p + 1 to make it even). */
   private readonly q: number;
   /** A split's side of each row (1 = lo). */
@@ -34,8 +37,8 @@ export class OrderedRows {
     const m = rows.length;
     const q = p + (p & 1);
     this.q = q;
-    this.rows = places(m, q);
-    const { ids, codes, ghc: own } = this.rows;
+    this.buffers = [places(m, q), places(m, q)];
+    const { ids, codes, ghc: own } = this.buffers[0];
     for (let j = 0; j < m; j++) {
       const i = rows[j] as number;
       ids[j] = i;
@@ -44,14 +47,13 @@ export class OrderedRows {
       own[3 * j + 1] = ghc[3 * i + 1] as number;
       own[3 * j + 2] = ghc[3 * i + 2] as number;
     }
-    this.spare = places(m, q);
     this.side = new Uint8Array(m);
     this.end = [m];
   }
 
   /** The row ids of `node` (a view, valid until the node is split). */
   idsOf(node: number): Int32Array {
-    return this.rows.ids.subarray(this.start[node] ?? 0, this.end[node] ?? 0);
+    return this.rowsOf(node).ids.subarray(this.start[node] ?? 0, this.end[node] ?? 0);
   }
 
   /**
@@ -59,7 +61,7 @@ export class OrderedRows {
    * count], predictor f's block at `base + featureOffset[f]`, as histogram.ts lays them out).
    */
   accumulate(hist: Float64Array, base: number, featureOffset: Int32Array, node: number): void {
-    const { codes, ghc } = this.rows;
+    const { codes, ghc } = this.rowsOf(node);
     const { p, q } = this;
     const to = this.end[node] as number;
     for (let j = this.start[node] as number; j < to; j++) {
@@ -89,8 +91,10 @@ export class OrderedRows {
     const missingGoes = tree.missingLo[node] === 1 ? 1 : 0;
     const bin = tree.bin[node] as number;
     const set = Uint32Array.from(tree.levelSet[node] ?? []);
-    const { q, rows, spare } = this;
-    const { ids, codes, words, ghc } = rows;
+    const q = this.q;
+    const source = this.buffer[node] as number;
+    const { ids, codes, words, ghc } = this.buffers[source] as Places;
+    const target = this.buffers[1 - source] as Places;
     const side = this.side;
     let lows = 0;
     for (let j = from; j < to; j++) {
@@ -102,12 +106,12 @@ export class OrderedRows {
       side[j - from] = goLo;
       lows += goLo;
     }
-    // Each row to its place in the spare arrays (lo rows first, each side in row order), then back.
+    // Each row to its place in the other buffer (lo rows first, each side in row order).
     const w = q >> 1;
     // Locals: V8 does not hoist the loads of an object's arrays out of a loop that stores to arrays.
-    const toIds = spare.ids;
-    const toWords = spare.words;
-    const toGhc = spare.ghc;
+    const toIds = target.ids;
+    const toWords = target.words;
+    const toGhc = target.ghc;
     let lo = from;
     let hi = from + lows;
     for (let j = from; j < to; j++) {
@@ -118,20 +122,23 @@ export class OrderedRows {
       toGhc[3 * t + 1] = ghc[3 * j + 1] as number;
       toGhc[3 * t + 2] = ghc[3 * j + 2] as number;
     }
-    ids.set(toIds.subarray(from, to), from);
-    words.set(toWords.subarray(from * w, to * w), from * w);
-    ghc.set(toGhc.subarray(3 * from, 3 * to), 3 * from);
-    this.setSegment(tree.lo[node] as number, from, from + lows);
-    this.setSegment(tree.hi[node] as number, from + lows, to);
+    this.setSegment(tree.lo[node] as number, from, from + lows, 1 - source);
+    this.setSegment(tree.hi[node] as number, from + lows, to, 1 - source);
   }
 
-  private setSegment(node: number, from: number, to: number): void {
+  private rowsOf(node: number): Places {
+    return this.buffers[this.buffer[node] ?? 0] as Places;
+  }
+
+  private setSegment(node: number, from: number, to: number, buffer: number): void {
     while (this.start.length <= node) {
       this.start.push(0);
       this.end.push(0);
+      this.buffer.push(0);
     }
     this.start[node] = from;
     this.end[node] = to;
+    this.buffer[node] = buffer;
   }
 }
 
