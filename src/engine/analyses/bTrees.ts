@@ -35,8 +35,8 @@ import {
   preludeMap,
   preludeMerge,
 } from '../trees/prelude.ts';
-import { type PreparedChunk, preparedChunks, preparedFor, rowIdOf } from '../trees/preparedChunks.ts';
-import { poissonDraw, poissonTable, rowUniform } from '../trees/rowHash.ts';
+import { type PreparedChunk, preparedChunks, preparedFor, rowKeysOf } from '../trees/preparedChunks.ts';
+import { poissonDraw, poissonTable, streamHash } from '../trees/rowHash.ts';
 import { resultFeatures, TreeFeatureSchema, TreeParamsFields, treeFeatures } from '../trees/treeParams.ts';
 
 /**
@@ -315,6 +315,8 @@ function gradientsOf(prepared: PreparedChunk, state: BTreesState, fit: Fit, miss
   const y = targetOf(prepared);
   const weight = prepared.weight;
   const poisson = options.replace ? poissonTable(options.sampRate) : null;
+  // rowUniform(seed, row id, iteration), its per-row part computed once per job.
+  const keys = rowKeysOf(prepared, options.seed);
   let loss = 0;
   let totalWeight = 0;
   const probs = new Float64Array(k);
@@ -325,7 +327,7 @@ function gradientsOf(prepared: PreparedChunk, state: BTreesState, fit: Fit, miss
       for (let c = 0; c < k; c++) (ghc[c] as Float64Array).fill(0, 3 * i, 3 * i + 3);
       continue;
     }
-    const u = rowUniform(options.seed, rowIdOf(prepared, i), fit.iteration);
+    const u = streamHash(keys[i] as number, fit.iteration) / 4294967296;
     const draws = poisson !== null ? poissonDraw(poisson, u) : u < options.sampRate ? 1 : 0;
     const rowCount = draws * (prepared.count[i] as number);
     count[i] = rowCount;

@@ -38,8 +38,14 @@ import {
   preludeMap,
   preludeMerge,
 } from '../trees/prelude.ts';
-import { type PreparedChunk, preparedChunks, preparedFor, rowIdOf } from '../trees/preparedChunks.ts';
-import { poissonDraw, poissonTable, rowHash, rowKey, streamHash } from '../trees/rowHash.ts';
+import {
+  type PreparedChunk,
+  preparedChunks,
+  preparedFor,
+  rowIdOf,
+  rowKeysOf,
+} from '../trees/preparedChunks.ts';
+import { poissonDraw, poissonTable, rowHash, streamHash } from '../trees/rowHash.ts';
 import { resultFeatures, TreeFeatureSchema, TreeParamsFields, treeFeatures } from '../trees/treeParams.ts';
 import { checkUnorderedLevels } from './dTree.ts';
 
@@ -319,7 +325,7 @@ function bootstrapCounts(
   to: number,
 ): Uint8Array {
   const poisson = options.replace ? poissonTable(options.sampRate) : null;
-  const keys = rowKeys(prepared, options.seed);
+  const keys = rowKeysOf(prepared, options.seed);
   const counts = new Uint8Array(to - from);
   for (let i = from; i < to; i++) {
     if (prepared.weight[i] === 0) continue;
@@ -329,18 +335,6 @@ function bootstrapCounts(
       poisson !== null ? Math.min(255, poissonDraw(poisson, u)) : u < options.sampRate ? 1 : 0;
   }
   return counts;
-}
-
-/** rowKey(seed, row id) of every row (cached: every tree's draws start from it). */
-function rowKeys(prepared: PreparedChunk, seed: number): Uint32Array {
-  let keys = prepared.derived.get('rowKeys') as Uint32Array | undefined;
-  if (keys === undefined) {
-    keys = new Uint32Array(prepared.numRows);
-    for (let i = 0; i < keys.length; i++) keys[i] = rowKey(seed, rowIdOf(prepared, i));
-    prepared.derived.set('rowKeys', keys);
-    preparedChunks.account(prepared, 4 * prepared.numRows);
-  }
-  return keys;
 }
 
 /** Bootstrap counts of every row in every tree (cached). */

@@ -1,6 +1,7 @@
 import type { Chunk } from '../analysis.ts';
 import { binFeature, type FeatureBins } from './binning.ts';
 import { readTreeChunk, type TreeDataPlan } from './data.ts';
+import { rowKey } from './rowHash.ts';
 
 /**
  * A chunk as the level passes of a tree analysis read it: predictor codes (bins), response, weights.
@@ -170,6 +171,21 @@ export const preparedChunks = new PreparedChunkCache(1024 * 1024 * 1024);
 /** Row i's id for the per-row hashes (rowHash.ts). */
 export function rowIdOf(prepared: PreparedChunk, i: number): number {
   return prepared.rowIds === undefined ? prepared.startRow + i : (prepared.rowIds[i] as number);
+}
+
+/**
+ * rowKey(seed, row id) of every row (rowHash.ts), cached with the chunk: every tree or iteration of
+ * the job draws from it with one more mix (streamHash) instead of four.
+ */
+export function rowKeysOf(prepared: PreparedChunk, seed: number): Uint32Array {
+  let keys = prepared.derived.get('rowKeys') as Uint32Array | undefined;
+  if (keys === undefined) {
+    keys = new Uint32Array(prepared.numRows);
+    for (let i = 0; i < keys.length; i++) keys[i] = rowKey(seed, rowIdOf(prepared, i));
+    prepared.derived.set('rowKeys', keys);
+    preparedChunks.account(prepared, 4 * prepared.numRows);
+  }
+  return keys;
 }
 
 /** The prepared chunk for (job nonce, chunk), from the cache or made now. */
