@@ -47,9 +47,9 @@ export interface Config {
    */
   treeCacheBytes: number;
   /**
-   * `TREE_LOCAL_MB`: a tree fit (bTrees) whose prepared data takes at most this much is grown whole
-   * in one task per round on one worker (src/engine/trees/localData.ts); larger data is grown level by
-   * level over all workers. 0 always uses level passes. Set the same on every worker. @defaultValue 512
+   * `TREE_LOCAL_MB`: a tree fit (dForest, bTrees) whose prepared data takes at most this much grows
+   * whole trees in single tasks (src/engine/trees/localData.ts); larger data is grown level by level
+   * over all workers. 0 always uses level passes. Set the same on every worker. @defaultValue 512
    */
   treeLocalBytes: number;
   /**
