@@ -109,7 +109,7 @@ export async function runChunkTask(job: Job<ChunkTaskData>, deps: ChunkTaskDeps)
       const rowOps = task.ownInput && task.rowOps ? compiledRowOps(task.jobId, task.rowOps, meta) : null;
       const read = rowOps && columns ? rowOps.inputsFor(columns) : columns;
       for (let index = task.firstChunk; index < last; index++) {
-        const stored = await deps.store.readChunk(task.dataset, index, read);
+        const stored = await deps.store.readChunk(task.dataset, index, read, { evict: task.stolen !== true });
         const table = rowOps && columns ? rowOps.apply(stored, columns) : stored;
         const chunk = { index, numRows: table.numRows, startRow: starts[index] ?? 0, table };
         const partial = await analysis.map(chunk, state, context);

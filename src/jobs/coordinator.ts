@@ -12,6 +12,7 @@ import type { DatasetStore } from '../storage/datasetStore.ts';
 import { JobFiles, removeJobFiles } from '../storage/jobFiles.ts';
 import { ModelStore } from '../storage/modelStore.ts';
 import { UserError } from '../userError.ts';
+import { CHUNK_TASK_OPTIONS } from './chunkTaskOptions.ts';
 import type { ChunkTaskRouter } from './chunkTaskRouter.ts';
 import { loadInitContext } from './initContext.ts';
 import type { JobRecord, JobRecords } from './jobRecords.ts';
@@ -34,18 +35,6 @@ export interface CoordinatorDeps {
   /** For dropping merged partials from BullMQ's processed hash (see dropMergedPartials). */
   redis: Redis;
 }
-
-/** Chunk task options: the BullMQ traps of DESIGN.md, answered once here. */
-const CHUNK_TASK_OPTIONS = {
-  // A failed child would otherwise leave the parent in waiting-children forever (bullmq#3362).
-  failParentOnFailure: true,
-  // attempts defaults to 1; a killed worker or a passing fault costs a retry, not the job.
-  attempts: 3,
-  backoff: { type: 'exponential', delay: 200 },
-  // Partials live on in the parent's processed hash, so the child itself need not be kept.
-  removeOnComplete: true,
-  removeOnFail: { age: 24 * 3600 },
-} as const;
 
 /**
  * Merges partials in task order (never arrival order), so results are identical with any number of
