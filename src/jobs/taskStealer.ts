@@ -101,8 +101,10 @@ export class TaskStealer {
         },
       );
     } catch (error) {
-      // Back where the peer takes it next, rather than lost.
-      await connection.rpush(waitKey(peer), id);
+      // Back where the peer takes it next, rather than lost; unless it is gone meanwhile (a cancel
+      // removes the coordinator with its children, and then the add fails for want of a parent).
+      if ((await connection.exists(`${prefix}:${queueName}:${id}`)) === 1)
+        await connection.rpush(waitKey(peer), id);
       throw error;
     }
     await this.peerQueue(queueName).remove(id);
