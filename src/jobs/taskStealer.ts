@@ -22,11 +22,13 @@ export interface StealerDeps {
 /** Tasks looked at from the end of a peer's queue, for one whose chunks this worker has in memory. */
 const SCAN_DEPTH = 4;
 /**
- * A task whose chunks this worker does not cache costs it a read (16 MB a chunk: 12 ms from the page
- * cache, 40 ms from this machine's disk, against ~8 ms to summarise it): worth stealing only from a
- * peer with at least this many tasks still waiting, i.e. far behind.
+ * A task whose chunks this worker does not cache costs it a read first (16 MB a chunk: 12 ms from the
+ * page cache, 40 ms from this machine's disk, against ~8 ms to summarise it), and would likely end
+ * after the peer's own queue had drained anyway: worth stealing only from a peer far behind, with at
+ * least this many tasks waiting. Once read, the chunk is cached here if it fits (chunkTask.ts), so
+ * the next round can steal it cheaply.
  */
-const UNCACHED_MIN_WAITING = 3;
+const UNCACHED_MIN_WAITING = 6;
 
 /**
  * Work stealing at the end of a round. Affinity (taskAffinity.ts) gives each worker an even share of

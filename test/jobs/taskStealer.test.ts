@@ -101,44 +101,52 @@ describe('stealing chunk tasks from a peer that is behind', () => {
   }
 
   it('moves the task the peer would run last into its own queue, with its data and parent', async () => {
-    const jobId = await roundOf(5);
+    const jobId = await roundOf(7);
     const thief = stealer(new Set());
     try {
       assert.equal(await thief.stealOne(), true);
     } finally {
       await thief.close();
     }
-    const last = chunkTaskId(jobId, 0, 4);
+    const last = chunkTaskId(jobId, 0, 6);
     assert.deepEqual(await waitingIds(thiefQueue), [last]);
     assert.ok(!(await waitingIds(victimQueue)).includes(last));
-    assert.equal((await waitingIds(victimQueue)).length, 4);
+    assert.equal((await waitingIds(victimQueue)).length, 6);
     const copy = (await thiefQueue.getJob(last)) as Job<ChunkTaskData>;
-    assert.deepEqual(copy.data, { ...taskData(jobId, 4), stolen: true });
+    assert.deepEqual(copy.data, { ...taskData(jobId, 6), stolen: true });
     assert.equal(copy.parentKey, `${prefix}:${COORDINATOR_QUEUE}:${jobId}`);
     assert.equal(copy.opts.attempts, CHUNK_TASK_OPTIONS.attempts);
-    // The coordinator still waits for five tasks: four originals and the copy.
-    assert.equal(await pendingOf(jobId), 5);
+    // The coordinator still waits for seven tasks: six originals and the copy.
+    assert.equal(await pendingOf(jobId), 7);
     await thiefQueue.obliterate({ force: true });
     await victimQueue.obliterate({ force: true });
   });
 
   it('prefers a task whose chunks it caches, and takes an uncached one only from a peer far behind', async () => {
-    const jobId = await roundOf(2);
+    const jobId = await roundOf(5);
     const uncached = stealer(new Set());
     try {
-      assert.equal(await uncached.stealOne(), false, 'two waiting tasks are not worth a disk read');
+      assert.equal(await uncached.stealOne(), false, 'five waiting tasks are not worth a disk read');
     } finally {
       await uncached.close();
     }
     const cached = stealer(new Set([0]));
     try {
-      assert.equal(await cached.stealOne(), true);
+      assert.equal(await cached.stealOne(), false);
     } finally {
       await cached.close();
     }
-    assert.deepEqual(await waitingIds(thiefQueue), [chunkTaskId(jobId, 0, 0)]);
-    assert.deepEqual(await waitingIds(victimQueue), [chunkTaskId(jobId, 0, 1)]);
-    assert.equal(await pendingOf(jobId), 2);
+    // Cached, but further from the end than the peer's last four tasks it looks at: left alone.
+    assert.deepEqual(await waitingIds(thiefQueue), []);
+    const near = stealer(new Set([0, 2]));
+    try {
+      assert.equal(await near.stealOne(), true);
+    } finally {
+      await near.close();
+    }
+    assert.deepEqual(await waitingIds(thiefQueue), [chunkTaskId(jobId, 0, 2)]);
+    assert.equal((await waitingIds(victimQueue)).length, 4);
+    assert.equal(await pendingOf(jobId), 5);
     await thiefQueue.obliterate({ force: true });
     await victimQueue.obliterate({ force: true });
   });
