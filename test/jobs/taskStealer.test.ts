@@ -9,7 +9,8 @@ import { type ChunkTaskData, chunkTaskId, parseChunkTaskKey } from '../../src/jo
 import { connectRedis } from '../../src/jobs/redis.ts';
 import { TaskStealer } from '../../src/jobs/taskStealer.ts';
 import { WorkerRegistry } from '../../src/jobs/workerRegistry.ts';
-import { deleteKeys, TEST_REDIS_URL } from '../helpers/server.ts';
+import { runJob, uploadCsv } from '../helpers/api.ts';
+import { deleteKeys, startServer, TEST_REDIS_URL, type TestServer } from '../helpers/server.ts';
 
 const timings = { heartbeatMs: 1000, staleMs: 5000, graceMs: 5000 };
 
@@ -201,5 +202,29 @@ describe('stealing chunk tasks from a peer that is behind', () => {
     } finally {
       await Promise.all(workers.map((worker) => worker.close()));
     }
+  });
+});
+
+describe('a slow worker among real workers', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startServer();
+  });
+  after(() => server.close());
+
+  it('does not make the job wait for its share: a peer runs the tasks left in its queue', async () => {
+    const lines = ['x', ...Array.from({ length: 120 }, (_, i) => String((i * 37) % 101))];
+    const dataset = (await uploadCsv(server.url, `${lines.join('\n')}\n`, { rowsPerChunk: 10 })).id;
+    const body = { type: 'summary', dataset, params: { formula: '~ x' } };
+    // A fast worker alone runs (and caches) all 12 chunks.
+    await server.startWorkers(1);
+    const alone = await runJob(server.url, body);
+    // A second worker that takes 2 s per task now owns half of them: without stealing, 12 s.
+    await server.startWorkers(1, { env: { TASK_DELAY_MS: '2000' } });
+    const started = Date.now();
+    const together = await runJob(server.url, body);
+    const seconds = (Date.now() - started) / 1000;
+    assert.ok(seconds < 6, `took ${seconds} s: the slow worker's waiting tasks were not taken over`);
+    assert.deepEqual(together, alone, 'the same answer, wherever the tasks ran');
   });
 });
