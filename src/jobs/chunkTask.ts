@@ -53,7 +53,8 @@ async function inputReader(
   const rowOps = columns && task.rowOps ? compiledRowOps(task.jobId, task.rowOps, meta) : null;
   const read = rowOps && columns ? rowOps.inputsFor(columns) : columns;
   return async (index) => {
-    const stored = await deps.store.readChunk(task.dataset, index, read);
+    // A stolen task's chunks belong in their owner's cache: kept here only where they fit.
+    const stored = await deps.store.readChunk(task.dataset, index, read, { evict: task.stolen !== true });
     const table = rowOps && columns ? rowOps.apply(stored, columns) : stored;
     return { index, numRows: table.numRows, startRow: starts[index] ?? 0, table };
   };

@@ -27,6 +27,11 @@ export interface ChunkTaskData {
   firstChunk: number;
   chunkCount: number;
   rows: number;
+  /**
+   * Set on a task another worker moved to its own queue (taskStealer.ts): its chunks are cached there
+   * only if they fit beside that worker's own share.
+   */
+  stolen?: boolean;
 }
 
 /** Child job ids carry round and task, so a coordinator re-run adds nothing twice and can sort partials. */

@@ -21,8 +21,20 @@ export class ChunkCache {
     return hit;
   }
 
-  set(key: string, value: Buffer): void {
+  /** Whether `key` is cached, without counting as a use. */
+  has(key: string): boolean {
+    return this.entries.has(key);
+  }
+
+  /**
+   * Caches `value`, evicting the least recently used to make room; with `evict: false`, only when it
+   * fits beside what is cached (a chunk read once for another worker must not push out this worker's
+   * own share, or a dataset a little larger than the cache would miss on every chunk, LRU-style).
+   */
+  set(key: string, value: Buffer, options: { evict?: boolean } = {}): void {
     if (value.byteLength > this.budgetBytes) return;
+    if (options.evict === false && !this.entries.has(key) && this.bytes + value.byteLength > this.budgetBytes)
+      return;
     const old = this.entries.get(key);
     if (old !== undefined) {
       this.bytes -= old.byteLength;

@@ -97,13 +97,26 @@ export class DatasetStore {
     return true;
   }
 
-  /** Reads chunk `index`; with `columns`, only those (Arrow IPC keeps columns apart, so this is cheap). */
-  async readChunk(id: string, index: number, columns?: readonly string[]): Promise<Table> {
-    const table = tableFromIPC(await this.chunkBytes(id, index));
+  /**
+   * Reads chunk `index`; with `columns`, only those (Arrow IPC keeps columns apart, so this is cheap).
+   * `evict: false` caches the chunk only where there is room to spare (see ChunkCache.set).
+   */
+  async readChunk(
+    id: string,
+    index: number,
+    columns?: readonly string[],
+    options: { evict?: boolean } = {},
+  ): Promise<Table> {
+    const table = tableFromIPC(await this.chunkBytes(id, index, options));
     return columns ? table.select(columns as string[]) : table;
   }
 
-  private async chunkBytes(id: string, index: number): Promise<Buffer> {
+  /** Whether this process has chunk `index` of a dataset in memory (a read would not touch the disk). */
+  isChunkCached(id: string, index: number): boolean {
+    return this.chunkCache?.has(`${id}/${index}`) ?? false;
+  }
+
+  private async chunkBytes(id: string, index: number, options: { evict?: boolean }): Promise<Buffer> {
     const dir = this.dir(id);
     const key = `${id}/${index}`;
     try {
@@ -114,7 +127,7 @@ export class DatasetStore {
         return cached;
       }
       const bytes = await readWholeFile(chunkPath(dir, index));
-      this.chunkCache?.set(key, bytes);
+      this.chunkCache?.set(key, bytes, options);
       return bytes;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') {

@@ -93,15 +93,49 @@ describe('partial codec', () => {
     assert.equal(back.nothing, null);
   });
 
-  it('produces JSON text, and re-encoding a decoded partial gives the same text', () => {
-    const value = { a: new Float64Array([Math.PI, -0]), b: Number.NaN };
+  it('produces text that re-encodes to the same text after decoding', () => {
+    const value = { a: new Float64Array([Math.PI, -0]), b: Number.NaN, s: ['x', 'x', 'é€😀'] };
     const text = encodePartial(value);
-    assert.doesNotThrow(() => JSON.parse(text));
+    // A BullMQ return value: it must survive JSON as a string.
+    assert.equal(JSON.parse(JSON.stringify(text)), text);
     assert.equal(encodePartial(decodePartial(text)), text);
+    assert.deepEqual((decodePartial(text) as typeof value).s, ['x', 'x', 'é€😀']);
+  });
+
+  it('keeps a key named __proto__ as data and gives decoded arrays buffers of their own', () => {
+    const value = JSON.parse('{"__proto__": {"polluted": true}, "a": [1, 2]}') as Record<string, unknown>;
+    const back = roundTrip({ value, x: new Float64Array([1]), y: new Float64Array([2]) });
+    assert.equal(Object.getPrototypeOf(back.value), Object.prototype);
+    assert.deepEqual(Object.keys(back.value), ['__proto__', 'a']);
+    assert.equal(({} as Record<string, unknown>)['polluted'], undefined);
+    assert.notEqual(back.x.buffer, back.y.buffer);
+    assert.equal(back.x.buffer.byteLength, 8);
+  });
+
+  it('still decodes partials in the earlier tagged-JSON form (written by a worker of the previous version)', () => {
+    const f64 = Buffer.from(new Float64Array([1.5, -0]).buffer).toString('base64');
+    const text = JSON.stringify({
+      m: { $rx: 'f64', b: f64 },
+      n: { $rx: 'num', v: '-0' },
+      u: { $rx: 'undef' },
+      map: { $rx: 'map', e: [['k', 1]] },
+      tricky: { $rx: 'obj', e: [['$rx', 'f64']] },
+    });
+    const back = decodePartial(text) as Record<string, unknown>;
+    assert.ok(back.m instanceof Float64Array && back.m[0] === 1.5 && Object.is(back.m[1], -0));
+    assert.ok(Object.is(back.n, -0));
+    assert.equal(back.u, undefined);
+    assert.deepEqual(back.map, new Map([['k', 1]]));
+    assert.deepEqual(back.tricky, { $rx: 'f64' });
   });
 
   it('rejects malformed tags instead of guessing', () => {
     assert.throws(() => decodePartial('{"$rx":"nope"}'));
     assert.throws(() => decodePartial('{"$rx":"f64","b":"AAA"}'));
+    const good = encodePartial({ a: [1, 'two', new Float64Array([3])] });
+    // Cut short, with bytes added, or with an unknown tag: an error, never a half-decoded partial.
+    assert.throws(() => decodePartial(good.slice(0, good.length - 8)), /decodePartial/);
+    assert.throws(() => decodePartial(`${good}AAAA`), /decodePartial/);
+    assert.throws(() => decodePartial(`~rx2:${Buffer.from([200]).toString('base64')}`), /unknown tag/);
   });
 });

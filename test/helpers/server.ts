@@ -47,9 +47,13 @@ export interface TestServer {
   redis: Redis;
   /**
    * Starts `count` real worker processes against this server's Redis prefix and data folder.
-   * `execArgv` adds Node options, e.g. `--max-old-space-size=64` to run a worker on a small heap.
+   * `execArgv` adds Node options, e.g. `--max-old-space-size=64` to run a worker on a small heap;
+   * `env` overrides settings for these workers only, e.g. a TASK_DELAY_MS that makes one slow.
    */
-  startWorkers(count: number, options?: { execArgv?: string[] }): Promise<ChildProcess[]>;
+  startWorkers(
+    count: number,
+    options?: { execArgv?: string[]; env?: Record<string, string> },
+  ): Promise<ChildProcess[]>;
   /** Stops the API and its services, as a restart would; `close` still cleans up. */
   stopApi(): Promise<void>;
   /** Starts a fresh API process-equivalent on the same Redis prefix and data folder. */
@@ -107,7 +111,7 @@ export async function startServer(extraEnv: Record<string, string> = {}): Promis
       const started = await Promise.all(
         Array.from({ length: count }, async () => {
           const child = fork(WORKER_ENTRY, [], {
-            env: { ...process.env, ...env },
+            env: { ...process.env, ...env, ...options.env },
             execArgv: [...(options.execArgv ?? []), '--import', 'tsx'],
             stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
           });

@@ -293,7 +293,10 @@ async function queuedTasks(server: TestServer): Promise<Map<string, string>> {
   return where;
 }
 
-/** Runs a job and records, by polling, which queue each of its tasks went through. */
+/**
+ * Runs a job and records, by polling, which queue each of its tasks was first seen in: where the
+ * coordinator sent it (a worker that runs out of tasks may move one later, taskStealer.ts).
+ */
 async function placementOf(server: TestServer, dataset: string): Promise<Map<number, string>> {
   const job = await submitJob(server.url, { type: 'summary', dataset, params: { formula: '~ x' } });
   const placement = new Map<number, string>();
@@ -301,7 +304,7 @@ async function placementOf(server: TestServer, dataset: string): Promise<Map<num
   while (status === 'queued' || status === 'running') {
     for (const [id, queue] of await queuedTasks(server)) {
       const match = new RegExp(`^${job.id}-r0-t(\\d+)$`).exec(id);
-      if (match) placement.set(Number(match[1]), queue);
+      if (match && !placement.has(Number(match[1]))) placement.set(Number(match[1]), queue);
     }
     status = (await request(server.url).get(`/v1/jobs/${job.id}`).expect(200)).body.status;
     await sleep(10);

@@ -24,6 +24,34 @@ describe('chunk cache', () => {
     assert.deepEqual(cache.size, { entries: 1, bytes: 10 });
   });
 
+  it('keeps a chunk read for another worker only where it fits without evicting', async () => {
+    const cache = new ChunkCache(30);
+    cache.set('own/0', Buffer.alloc(10));
+    cache.set('own/1', Buffer.alloc(10));
+    cache.set('stolen/0', Buffer.alloc(10), { evict: false });
+    assert.ok(cache.has('stolen/0'), 'room to spare: kept');
+    cache.set('stolen/1', Buffer.alloc(10), { evict: false });
+    assert.equal(cache.has('stolen/1'), false, 'full: not kept');
+    assert.ok(cache.has('own/0') && cache.has('own/1'), 'and nothing of its own pushed out');
+    // has() is not a use: own/0 is still the oldest, and goes first.
+    cache.set('own/2', Buffer.alloc(10));
+    assert.equal(cache.has('own/0'), false);
+
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'rxserve-cache-'));
+    try {
+      const writer = new DatasetStore(dir);
+      await writer.open({ clearStaging: true });
+      const meta = await writeNumericDataset(writer, { rows: 100, columns: 2, rowsPerChunk: 50 });
+      const worker = new DatasetStore(dir, { chunkCacheBytes: 1 << 20 });
+      assert.equal(worker.isChunkCached(meta.id, 0), false);
+      await worker.readChunk(meta.id, 0);
+      assert.equal(worker.isChunkCached(meta.id, 0), true);
+      assert.equal(new DatasetStore(dir).isChunkCached(meta.id, 0), false, 'no cache, nothing cached');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('never serves a dataset that was deleted, even from memory', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'rxserve-cache-'));
     try {
