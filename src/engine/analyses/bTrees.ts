@@ -491,8 +491,9 @@ function startFit(state: BTreesState, prelude: PreludeOutcome): Fit {
     maxGain: 0,
     trainLoss: [],
     importance: data.features.map(() => 0),
-    // Per row: scores, gradients and hessians per class, and the sample count.
-    local: fitsLocally(prelude.rows, data.features.length, 3 * classes + 1),
+    // Per row: scores, and (g, h, count) per class, the sample count, and a local round's two
+    // node-ordered copies per class (orderedRows.ts: about 12 doubles a row).
+    local: fitsLocally(prelude.rows, data.features.length, 4 * classes + 1 + 12 * classes),
   };
 }
 
