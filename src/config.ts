@@ -53,6 +53,12 @@ export interface Config {
    */
   treeLocalBytes: number;
   /**
+   * `TASK_STEALING`: a worker whose own chunk queue runs dry takes waiting tasks from a peer that is
+   * behind (src/jobs/taskStealer.ts). Off by default: a 3-worker CI run once lost a stolen task's
+   * partial ("4 of 5 partials arrived"), a race not yet found. @defaultValue false
+   */
+  taskStealing: boolean;
+  /**
    * `TASK_DELAY_MS`: a pause before every chunk task. For fault-injection tests (killing a worker
    * mid-task, cancelling a running job); leave it 0 in service. @defaultValue 0
    */
@@ -187,6 +193,7 @@ export function loadConfig(env: Env = process.env): Config {
     chunkCacheBytes: integer(env, 'CHUNK_CACHE_MB', defaultChunkCacheMb(env), 0, 1024 * 1024) * 1024 * 1024,
     treeCacheBytes: integer(env, 'TREE_CACHE_MB', 1024, 0, 1024 * 1024) * 1024 * 1024,
     treeLocalBytes: integer(env, 'TREE_LOCAL_MB', 512, 0, 1024 * 1024) * 1024 * 1024,
+    taskStealing: flag(env, 'TASK_STEALING'),
     taskDelayMs: integer(env, 'TASK_DELAY_MS', 0, 0, 600_000),
     logLevel: env['LOG_LEVEL'] || 'info',
     execPluginDirs: (env['EXEC_PLUGINS_DIR'] || './plugins')

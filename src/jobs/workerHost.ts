@@ -136,8 +136,8 @@ export async function startWorkerHost(
     isChunkCached: (dataset, chunk) => store.isChunkCached(dataset, chunk),
     log,
   });
-  // Out of tasks of its own: take one from a peer that is behind (taskStealer.ts).
-  ownChunkWorker.on('drained', () => stealer.onDrained());
+  // Out of tasks of its own: take one from a peer that is behind (taskStealer.ts; TASK_STEALING).
+  if (config.taskStealing) ownChunkWorker.on('drained', () => stealer.onDrained());
   const sharedChunkWorker = startChunkWorker(CHUNK_QUEUE, workerConnections[2]!);
   const drainer = new DeadWorkerDrainer({
     registry,

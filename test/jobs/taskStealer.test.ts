@@ -205,10 +205,10 @@ describe('stealing chunk tasks from a peer that is behind', () => {
   });
 });
 
-describe('a slow worker among real workers', () => {
+describe('a slow worker among real workers, with TASK_STEALING=1', () => {
   let server: TestServer;
   before(async () => {
-    server = await startServer();
+    server = await startServer({ TASK_STEALING: '1' });
   });
   after(() => server.close());
 
