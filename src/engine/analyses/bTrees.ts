@@ -670,10 +670,12 @@ function applyIteration(
   const leaves = new Int32Array(others.length);
   trees.forEach((tree, c) => {
     const score = entry.scores[c] as Float64Array;
-    const value = (node: number) => leafValue(options, tree.stats[node] as number[]);
+    const values = new Float64Array(tree.feature.length);
+    for (let node = 0; node < values.length; node++)
+      if ((tree.feature[node] as number) < 0) values[node] = leafValue(options, tree.stats[node] as number[]);
     for (let node = 0; node < tree.feature.length; node++) {
       if ((tree.feature[node] as number) >= 0) continue;
-      const v = value(node);
+      const v = values[node] as number;
       const members = (nodeRows[c] as OrderedRows).idsOf(node);
       for (let k = 0; k < members.length; k++) {
         const i = members[k] as number;
@@ -681,9 +683,6 @@ function applyIteration(
       }
     }
     leavesRowMajor(treeWalker(tree), rowCodes, prepared.codes.length, missing, others, leaves);
-    const values = new Float64Array(tree.feature.length);
-    for (let node = 0; node < values.length; node++)
-      if ((tree.feature[node] as number) < 0) values[node] = value(node);
     for (let k = 0; k < others.length; k++) {
       const i = others[k] as number;
       score[i] = (score[i] as number) + (values[leaves[k] as number] as number);
@@ -710,7 +709,7 @@ async function boostLocally(state: BTreesState, context: MapContext): Promise<BT
   const fit = structuredClone(state.fit as Fit);
   const { options } = state;
   const bins = fit.prelude.bins;
-  const prepared = await preparedInput(state.nonce, state.numChunks, context.readInput, state.data, bins);
+  const prepared = await preparedInput(state, bins, context.readInput);
   const missing = missingCodes(bins);
   const rowCodes = rowCodesOf(prepared);
   const store = memoryBlocks(`${state.nonce}/local`);

@@ -722,13 +722,7 @@ async function growPartition(
   context: MapContext,
 ): Promise<DForestPartial> {
   const fit = state.fit as Fit;
-  const prepared = await preparedInput(
-    state.nonce,
-    state.numChunks,
-    context.readInput,
-    state.data,
-    fit.prelude.bins,
-  );
+  const prepared = await preparedInput(state, fit.prelude.bins, context.readInput);
   const [first, last] = share(partition, treeGroups(state.options.nTree), state.options.nTree);
   const importance = state.data.features.map(() => 0);
   const trees: GrowTree[] = [];
@@ -747,13 +741,7 @@ async function oobPartition(
   context: MapContext,
 ): Promise<DForestPartial> {
   const fit = state.fit as Fit;
-  const prepared = await preparedInput(
-    state.nonce,
-    state.numChunks,
-    context.readInput,
-    state.data,
-    fit.prelude.bins,
-  );
+  const prepared = await preparedInput(state, fit.prelude.bins, context.readInput);
   const [from, to] = share(partition, OOB_PARTITIONS, prepared.numRows);
   const missing = missingCodes(fit.prelude.bins);
   const boot = fit.trees.map((_, t) => bootstrapCounts(prepared, state.options, t, from, to));

@@ -39,24 +39,20 @@ export function fitsLocally(rows: number, features: number, perRowDoubles: numbe
  * the worker's prepared-chunk cache for the job's later local rounds.
  */
 export async function preparedInput(
-  nonce: string,
-  numChunks: number,
-  readInput: ((index: number) => Promise<Chunk>) | undefined,
-  plan: TreeDataPlan,
+  job: { nonce: string; numChunks: number; data: TreeDataPlan },
   bins: readonly FeatureBins[],
+  readInput: ((index: number) => Promise<Chunk>) | undefined,
 ): Promise<PreparedChunk> {
-  const key = `${nonce}/all`;
+  const key = `${job.nonce}/all`;
   const cached = preparedChunks.get(key);
   if (cached !== undefined) return cached;
   if (readInput === undefined) throw new Error('a local tree fit needs its input (MapContext.readInput)');
   const parts: PreparedChunk[] = [];
-  for (let index = 0; index < numChunks; index++) {
-    parts.push(prepareChunk(await readInput(index), plan, bins));
+  for (let index = 0; index < job.numChunks; index++) {
+    parts.push(prepareChunk(await readInput(index), job.data, bins));
   }
   const all = concatenate(parts);
-  const rowCodes = rowMajor(all.codes, all.numRows);
-  all.derived.set(ROW_CODES, rowCodes);
-  all.bytes += rowCodes.byteLength;
+  all.bytes += rowCodesOf(all).byteLength;
   preparedChunks.set(key, all);
   return all;
 }
