@@ -118,9 +118,17 @@ export async function runChunkTask(job: Job<ChunkTaskData>, deps: ChunkTaskDeps)
     let merged: unknown;
     if (task.input === 'partitions') {
       if (!analysis.mapPartition) throw new UnrecoverableError(`${task.type} has no mapPartition`);
-      // A job's partitions may read its own input (task.dataset is it; exec jobs have none).
-      const meta = await deps.store.get(task.dataset);
-      if (meta) context.readInput = await inputReader(deps, task, meta, analysis.columnsUsed(state));
+      // A job's partitions may read its own input (task.dataset is it; exec jobs have none): the
+      // reader is made on the first read, so partitions that read nothing cost nothing.
+      let reader: ((index: number) => Promise<Chunk>) | undefined;
+      context.readInput = async (index) => {
+        if (reader === undefined) {
+          const meta = await deps.store.get(task.dataset);
+          if (!meta) throw new DatasetMissingError(`dataset '${task.dataset}' was deleted`);
+          reader = await inputReader(deps, task, meta, analysis.columnsUsed(state));
+        }
+        return reader(index);
+      };
       for (let p = task.firstChunk; p < last; p++) {
         const partial = await analysis.mapPartition(p, state, context);
         merged = p === task.firstChunk ? partial : analysis.merge(merged, partial);

@@ -122,22 +122,27 @@ export async function startWorkerHost(
   await registry.beat(workerId);
   // The tasks of the chunks this process caches (chunkTaskRouter.ts), and the shared fallback queue.
   const ownChunkWorker = startChunkWorker(workerChunkQueue(workerId), workerConnections[0]!);
-  const ownQueue = new Queue<ChunkTaskData>(workerChunkQueue(workerId), {
-    connection: queueConnection,
-    prefix,
-    skipMetasUpdate: true,
-  });
-  const stealer = new TaskStealer({
-    registry,
-    selfId: workerId,
-    connection: queueConnection,
-    prefix,
-    ownQueue,
-    isChunkCached: (dataset, chunk) => store.isChunkCached(dataset, chunk),
-    log,
-  });
   // Out of tasks of its own: take one from a peer that is behind (taskStealer.ts; TASK_STEALING).
-  if (config.taskStealing) ownChunkWorker.on('drained', () => stealer.onDrained());
+  const ownQueue = config.taskStealing
+    ? new Queue<ChunkTaskData>(workerChunkQueue(workerId), {
+        connection: queueConnection,
+        prefix,
+        skipMetasUpdate: true,
+      })
+    : null;
+  const stealer =
+    ownQueue === null
+      ? null
+      : new TaskStealer({
+          registry,
+          selfId: workerId,
+          connection: queueConnection,
+          prefix,
+          ownQueue,
+          isChunkCached: (dataset, chunk) => store.isChunkCached(dataset, chunk),
+          log,
+        });
+  if (stealer !== null) ownChunkWorker.on('drained', () => stealer.onDrained());
   const sharedChunkWorker = startChunkWorker(CHUNK_QUEUE, workerConnections[2]!);
   const drainer = new DeadWorkerDrainer({
     registry,
@@ -189,10 +194,10 @@ export async function startWorkerHost(
       // No new tasks for this worker from now on; what is left in its queue, the others drain.
       await registry.retire(workerId).catch((error: unknown) => log('could not retire', error));
       // Lets the tasks in hand finish (close waits for active jobs), so nothing is cut in half.
-      await stealer.close();
+      await stealer?.close();
       await Promise.all([ownChunkWorker.close(), sharedChunkWorker.close(), coordinatorWorker.close()]);
       await drainer.close();
-      await Promise.all([chunkRouter.close(), coordinatorQueue.close(), ownQueue.close(), exec.close()]);
+      await Promise.all([chunkRouter.close(), coordinatorQueue.close(), ownQueue?.close(), exec.close()]);
       for (const connection of [...workerConnections, queueConnection, commands]) connection.disconnect();
     },
   };
