@@ -3,6 +3,7 @@ import { bTrees } from '../src/engine/analyses/bTrees.ts';
 import { dForest } from '../src/engine/analyses/dForest.ts';
 import type { AnyAnalysis, Chunk } from '../src/engine/analysis.ts';
 import { runInProcessDetailed } from '../src/engine/runInProcess.ts';
+import { setTreeThreads } from '../src/engine/trees/boostRunner.ts';
 import { setLocalTreeLimit } from '../src/engine/trees/localData.ts';
 import type { DatasetMeta, VarInfo } from '../src/storage/datasetMeta.ts';
 import { modelIO } from '../test/engine/treeHelpers.ts';
@@ -12,11 +13,12 @@ import { generate, tableOf } from './trees.ts';
  * One tree fit in this process, without queue or workers, on the tree benchmark's generated rows: the
  * engine's own time, for profiling (`node --import tsx --cpu-prof bench/treesInProcess.ts`).
  * WHICH=bTrees|dForest (default bTrees), NTREE, DEPTH, ROWS (default 1,000,000); LOCAL=0 grows in
- * level passes instead of a local fit.
+ * level passes instead of a local fit; THREADS sets the boosting threads (default: the cores, at most 4).
  */
 export async function fitInProcess(): Promise<void> {
   const rows = Number(process.env['ROWS'] ?? 1_000_000);
   if (process.env['LOCAL'] === '0') setLocalTreeLimit(0);
+  if (process.env['THREADS'] !== undefined) setTreeThreads(Number(process.env['THREADS']));
   const rowsPerChunk = 250_000;
   const data = generate(rows, 1);
   const chunks: Chunk[] = [];

@@ -53,6 +53,11 @@ export interface Config {
    */
   treeLocalBytes: number;
   /**
+   * `TREE_THREADS`: threads a worker's local boosting round runs on (src/engine/trees/boostRunner.ts):
+   * 1, 2 or 4 (other counts round down). Results do not depend on it. @defaultValue cores, at most 4
+   */
+  treeThreads: number;
+  /**
    * `TASK_STEALING`: a worker whose own chunk queue runs dry takes waiting tasks from a peer that is
    * behind (src/jobs/taskStealer.ts). Off by default: a 3-worker CI run once lost a stolen task's
    * partial ("4 of 5 partials arrived"), a race not yet found. @defaultValue false
@@ -193,6 +198,7 @@ export function loadConfig(env: Env = process.env): Config {
     chunkCacheBytes: integer(env, 'CHUNK_CACHE_MB', defaultChunkCacheMb(env), 0, 1024 * 1024) * 1024 * 1024,
     treeCacheBytes: integer(env, 'TREE_CACHE_MB', 1024, 0, 1024 * 1024) * 1024 * 1024,
     treeLocalBytes: integer(env, 'TREE_LOCAL_MB', 512, 0, 1024 * 1024) * 1024 * 1024,
+    treeThreads: integer(env, 'TREE_THREADS', Math.min(4, os.availableParallelism()), 1, 64),
     taskStealing: flag(env, 'TASK_STEALING'),
     taskDelayMs: integer(env, 'TASK_DELAY_MS', 0, 0, 600_000),
     logLevel: env['LOG_LEVEL'] || 'info',

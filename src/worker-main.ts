@@ -1,4 +1,5 @@
 import { ConfigError, loadConfig } from './config.ts';
+import { setTreeThreads } from './engine/trees/boostRunner.ts';
 import { setLocalTreeLimit } from './engine/trees/localData.ts';
 import { preparedChunks } from './engine/trees/preparedChunks.ts';
 import { startWorkerHost } from './jobs/workerHost.ts';
@@ -13,6 +14,7 @@ async function main(): Promise<void> {
   const store = new DatasetStore(config.dataDir, { chunkCacheBytes: config.chunkCacheBytes });
   preparedChunks.setBudget(config.treeCacheBytes);
   setLocalTreeLimit(config.treeLocalBytes);
+  setTreeThreads(config.treeThreads);
   await store.open({ clearStaging: false });
   const log = (message: string, error?: unknown) =>
     console.error(

@@ -4,6 +4,7 @@ import { Value } from 'typebox/value';
 import { type BTreesResult, BTreesResultSchema, bTrees } from '../../src/engine/analyses/bTrees.ts';
 import { type BTreesModelBody, predictBTrees } from '../../src/engine/models/treeScore.ts';
 import { runInProcess, runInProcessDetailed } from '../../src/engine/runInProcess.ts';
+import { setTreeThreads } from '../../src/engine/trees/boostRunner.ts';
 import { setPassBudget } from '../../src/engine/trees/levelGrowth.ts';
 import { setLocalTreeLimit } from '../../src/engine/trees/localData.ts';
 import { preparedChunks } from '../../src/engine/trees/preparedChunks.ts';
@@ -285,6 +286,45 @@ describe('bTrees', () => {
         const other = passes.result.trainLoss[k] as number;
         assert.ok(Math.abs((loss as number) - other) <= 1e-12 * other, `trainLoss[${k}]`);
       });
+    }
+  });
+
+  it('a local fit is bit-identical on 1, 2 and 4 threads', async () => {
+    // The rows are cut into fixed parts whatever the thread count (trees/boostRunner.ts), so only
+    // where the parts run changes.
+    const { dataset } = generated(3000, 400);
+    for (const params of [
+      { formula: 'y01 ~ x1 + x2 + g', lossFunction: 'bernoulli', nTree: 4, maxDepth: 4, seed: 5 },
+      { formula: 'g ~ x1 + x2 + yNum', lossFunction: 'multinomial', nTree: 2, maxDepth: 3, seed: 6 },
+      {
+        formula: 'yNum ~ x1 + x2 + g',
+        lossFunction: 'gaussian',
+        nTree: 3,
+        maxDepth: 3,
+        seed: 7,
+        replace: true,
+        rowSelection: 'x1 > 0.2',
+      },
+    ]) {
+      const fits = [];
+      for (const threads of [1, 2, 4]) {
+        const previous = setTreeThreads(threads);
+        try {
+          fits.push(await fit(params, dataset));
+        } finally {
+          setTreeThreads(previous);
+        }
+      }
+      const [one, ...others] = fits as [
+        Awaited<ReturnType<typeof fit>>,
+        ...Awaited<ReturnType<typeof fit>>[],
+      ];
+      assert.ok(one.body.trees.length > 0);
+      for (const other of others) {
+        assert.deepEqual(other.body, one.body);
+        assert.deepEqual(other.result.trainLoss, one.result.trainLoss);
+        assert.deepEqual(other.result.variableImportance, one.result.variableImportance);
+      }
     }
   });
 

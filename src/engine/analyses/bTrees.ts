@@ -5,6 +5,14 @@ import type { Analysis, Chunk, FinalizeContext, FinalizeOutcome, MapContext } fr
 import { EngineError } from '../errors.ts';
 import type { BTreesModelBody } from '../models/treeScore.ts';
 import { checkParams, finiteOrNull, planWeights, Warnings } from '../params.ts';
+import {
+  type GradientInput,
+  gradientRange,
+  LOSS_FUNCTIONS,
+  type LossFunction,
+} from '../trees/boostGradients.ts';
+import type { BoostInput } from '../trees/boostPart.ts';
+import { boostRunner, shareArray } from '../trees/boostRunner.ts';
 import { compactTree, type TrainedTree, trainedWalker, withoutBins } from '../trees/compact.ts';
 import { type Criterion, countOf } from '../trees/criteria.ts';
 import { planTreeData, type TreeDataPlan } from '../trees/data.ts';
@@ -24,7 +32,6 @@ import {
   stopDeriving,
 } from '../trees/levelGrowth.ts';
 import { fitsLocally, preparedInput, ROW_CODES, rowCodesOf } from '../trees/localData.ts';
-import { OrderedRows } from '../trees/orderedRows.ts';
 import { memoryBlocks, type ParentBlocks, parentBlocks } from '../trees/parentBlocks.ts';
 import {
   finishPreludePass,
@@ -36,7 +43,6 @@ import {
   preludeMerge,
 } from '../trees/prelude.ts';
 import { type PreparedChunk, preparedChunks, preparedFor, rowKeysOf } from '../trees/preparedChunks.ts';
-import { poissonDraw, poissonTable, streamHash } from '../trees/rowHash.ts';
 import { resultFeatures, TreeFeatureSchema, TreeParamsFields, treeFeatures } from '../trees/treeParams.ts';
 
 /**
@@ -59,9 +65,6 @@ import { resultFeatures, TreeFeatureSchema, TreeParamsFields, treeFeatures } fro
  * prediction (gaussian: mean squared error; bernoulli and multinomial: deviance, -2 x the mean
  * log-likelihood).
  */
-
-const LOSS_FUNCTIONS = ['gaussian', 'bernoulli', 'multinomial'] as const;
-type LossFunction = (typeof LOSS_FUNCTIONS)[number];
 
 export const BTreesParamsSchema = Type.Object(
   {
@@ -295,78 +298,43 @@ interface Gradients {
   weight: number;
 }
 
-function setGradient(ghc: Float64Array, i: number, g: number, h: number, count: number): void {
-  ghc[3 * i] = g;
-  ghc[3 * i + 1] = h;
-  ghc[3 * i + 2] = count;
-}
-
 /** The iteration's gradients, hessians and sample counts (cached for its level passes), and the loss. */
 function gradientsOf(prepared: PreparedChunk, state: BTreesState, fit: Fit, missing: Int32Array): Gradients {
   const cached = prepared.derived.get('gradients') as Gradients | undefined;
   if (cached !== undefined && cached.iteration === fit.iteration) return cached;
-  const scores = scoresOf(prepared, fit, missing);
   const n = prepared.numRows;
   const k = fit.classes;
-  const { options } = state;
   const ghc = cached?.ghc ?? Array.from({ length: k }, () => new Float64Array(3 * n));
   const count = cached?.count ?? new Float64Array(n);
   if (cached === undefined) preparedChunks.account(prepared, 8 * n * (3 * k + 1));
-  const y = targetOf(prepared);
-  const weight = prepared.weight;
-  const poisson = options.replace ? poissonTable(options.sampRate) : null;
-  // rowUniform(seed, row id, iteration), its per-row part computed once per job.
-  const keys = rowKeysOf(prepared, options.seed);
-  let loss = 0;
-  let totalWeight = 0;
-  const probs = new Float64Array(k);
-  for (let i = 0; i < n; i++) {
-    const w = weight[i] as number;
-    if (w === 0) {
-      count[i] = 0;
-      for (let c = 0; c < k; c++) (ghc[c] as Float64Array).fill(0, 3 * i, 3 * i + 3);
-      continue;
-    }
-    const u = streamHash(keys[i] as number, fit.iteration) / 4294967296;
-    const draws = poisson !== null ? poissonDraw(poisson, u) : u < options.sampRate ? 1 : 0;
-    const rowCount = draws * (prepared.count[i] as number);
-    count[i] = rowCount;
-    const m = draws * w;
-    totalWeight += w;
-    if (options.lossFunction === 'gaussian') {
-      const f = (scores[0] as Float64Array)[i] as number;
-      const r = f - (y[i] as number);
-      loss += w * r * r;
-      setGradient(ghc[0] as Float64Array, i, m * r, m, rowCount);
-    } else if (options.lossFunction === 'bernoulli') {
-      const f = (scores[0] as Float64Array)[i] as number;
-      // p = 1 / (1 + e^-f) and log(1 + e^f), from one exponential and without overflow.
-      const e = Math.exp(-Math.abs(f));
-      const p = f >= 0 ? 1 / (1 + e) : e / (1 + e);
-      const target = y[i] as number;
-      const softplus = (f > 0 ? f : 0) + Math.log1p(e);
-      loss += w * -2 * (target * f - softplus);
-      setGradient(ghc[0] as Float64Array, i, m * (p - target), m * p * (1 - p), rowCount);
-    } else {
-      let max = Number.NEGATIVE_INFINITY;
-      for (let c = 0; c < k; c++) max = Math.max(max, (scores[c] as Float64Array)[i] as number);
-      let sum = 0;
-      for (let c = 0; c < k; c++) {
-        const e = Math.exp(((scores[c] as Float64Array)[i] as number) - max);
-        probs[c] = e;
-        sum += e;
-      }
-      const target = y[i] as number;
-      loss += w * -2 * (Math.log(probs[target] as number) - Math.log(sum));
-      for (let c = 0; c < k; c++) {
-        const p = (probs[c] as number) / sum;
-        setGradient(ghc[c] as Float64Array, i, m * (p - (c === target ? 1 : 0)), m * p * (1 - p), rowCount);
-      }
-    }
-  }
-  const out: Gradients = { iteration: fit.iteration, ghc, count, loss, weight: totalWeight };
+  const { loss, weight } = gradientRange(gradientInput(prepared, state, fit, missing), fit.iteration, 0, n, {
+    ghc,
+    count,
+    offset: 0,
+  });
+  const out: Gradients = { iteration: fit.iteration, ghc, count, loss, weight };
   prepared.derived.set('gradients', out);
   return out;
+}
+
+function gradientInput(
+  prepared: PreparedChunk,
+  state: BTreesState,
+  fit: Fit,
+  missing: Int32Array,
+): GradientInput {
+  const { options } = state;
+  return {
+    lossFunction: options.lossFunction,
+    classes: fit.classes,
+    sampRate: options.sampRate,
+    replace: options.replace,
+    y: targetOf(prepared),
+    weight: prepared.weight,
+    count: prepared.count,
+    keys: rowKeysOf(prepared, options.seed),
+    scores: scoresOf(prepared, fit, missing),
+  };
 }
 
 function passOf(fit: Fit): PassSlots {
@@ -491,9 +459,10 @@ function startFit(state: BTreesState, prelude: PreludeOutcome): Fit {
     maxGain: 0,
     trainLoss: [],
     importance: data.features.map(() => 0),
-    // Per row: scores, and (g, h, count) per class, the sample count, and a local round's two
-    // node-ordered copies per class (orderedRows.ts: about 12 doubles a row).
-    local: fitsLocally(prelude.rows, data.features.length, 4 * classes + 1 + 12 * classes),
+    // Per row and class: the score, (g, h, count), and a local round's two node-ordered copies
+    // (orderedRows.ts: about 12 doubles); per row: the sample count, row lists and shared copies of
+    // the response, weight, count and draw key (boostLocally).
+    local: fitsLocally(prelude.rows, data.features.length, 5 + 16 * classes),
   };
 }
 
@@ -645,53 +614,6 @@ async function finalize(
 }
 
 /**
- * Adds the iteration's trees (the last `trees.length` of `fit.trees`) to the cached scores: a sampled
- * row's leaf is the node whose rows it ended in, the other rows walk the tree. The same leaves and
- * values as scoresOf's walk of the stored trees, for a third of the walking.
- */
-function applyIteration(
-  prepared: PreparedChunk,
-  fit: Fit,
-  options: Options,
-  trees: readonly GrowTree[],
-  nodeRows: readonly OrderedRows[],
-  sampled: Int32Array,
-  rowCodes: Uint16Array,
-  missing: Int32Array,
-): void {
-  const entry = prepared.derived.get('scores') as Scores | undefined;
-  if (entry === undefined || entry.applied !== fit.trees.length - trees.length) return;
-  const n = prepared.numRows;
-  const others = new Int32Array(n - sampled.length);
-  for (let i = 0, j = 0, k = 0; i < n; i++) {
-    if (j < sampled.length && sampled[j] === i) j++;
-    else others[k++] = i;
-  }
-  const leaves = new Int32Array(others.length);
-  trees.forEach((tree, c) => {
-    const score = entry.scores[c] as Float64Array;
-    const values = new Float64Array(tree.feature.length);
-    for (let node = 0; node < values.length; node++)
-      if ((tree.feature[node] as number) < 0) values[node] = leafValue(options, tree.stats[node] as number[]);
-    for (let node = 0; node < tree.feature.length; node++) {
-      if ((tree.feature[node] as number) >= 0) continue;
-      const v = values[node] as number;
-      const members = (nodeRows[c] as OrderedRows).idsOf(node);
-      for (let k = 0; k < members.length; k++) {
-        const i = members[k] as number;
-        score[i] = (score[i] as number) + v;
-      }
-    }
-    leavesRowMajor(treeWalker(tree), rowCodes, prepared.codes.length, missing, others, leaves);
-    for (let k = 0; k < others.length; k++) {
-      const i = others[k] as number;
-      score[i] = (score[i] as number) + (values[leaves[k] as number] as number);
-    }
-  });
-  entry.applied = fit.trees.length;
-}
-
-/**
  * Tree-rows (rows x trees) a local round grows before it reports back: about a second of work, so
  * progress moves, a cancel is seen and a retried round repeats little. Fixed, not timed, so the rounds
  * (and the `passes` of the result) are the same on every machine.
@@ -699,10 +621,11 @@ function applyIteration(
 const LOCAL_TREE_ROWS_PER_ROUND = 20_000_000;
 
 /**
- * A local round (trees/localData.ts): the next iterations grown in this task on the whole input. Each
- * level builds its histograms from the open nodes' own rows (trees/orderedRows.ts) and goes through the
- * same split step as a level pass (finalizeGrow), with the parents' blocks for histogram subtraction
- * kept in memory.
+ * A local round (trees/localData.ts): the next iterations grown in this task on the whole input. The
+ * per-row work runs in fixed parts of the rows, on all cores (trees/boostRunner.ts): each part keeps
+ * its sampled rows in node order (trees/orderedRows.ts) and builds the open nodes' histograms from
+ * them; the parts' sums go through the same split step as a level pass (finalizeGrow), with the
+ * parents' blocks for histogram subtraction kept in memory.
  */
 async function boostLocally(state: BTreesState, context: MapContext): Promise<BTreesPartial> {
   // A copy: the worker caches the round's state, and a retry of this task must start from it as it was.
@@ -711,59 +634,93 @@ async function boostLocally(state: BTreesState, context: MapContext): Promise<BT
   const bins = fit.prelude.bins;
   const prepared = await preparedInput(state, bins, context.readInput);
   const missing = missingCodes(bins);
-  const rowCodes = rowCodesOf(prepared);
   const store = memoryBlocks(`${state.nonce}/local`);
   const perRound = Math.max(
     1,
     Math.floor(LOCAL_TREE_ROWS_PER_ROUND / Math.max(1, fit.prelude.usedRows * fit.classes)),
   );
   const last = Math.min(options.nTree, fit.iteration + perRound);
-  const layoutAll = layoutOf(fit, 1);
-  const p = bins.length;
-  while (fit.iteration < last) {
-    const gradients = gradientsOf(prepared, state, fit, missing);
-    const count = gradients.count;
-    let sampledRows = 0;
-    for (let i = 0; i < count.length; i++) if ((count[i] as number) > 0) sampledRows++;
-    const sampled = new Int32Array(sampledRows);
-    for (let i = 0, j = 0; i < count.length; i++) if ((count[i] as number) > 0) sampled[j++] = i;
-    const nodeRows = fit.current.map(
-      (_, c) => new OrderedRows(sampled, rowCodes, p, gradients.ghc[c] as Float64Array),
-    );
-    const iteration = fit.iteration;
-    const trees = fit.current;
-    while (fit.iteration === iteration) {
-      const pass = passOf(fit);
-      const built = builtSlots(trees, pass);
-      const hist = new Float64Array(layoutOf(fit, built.length).size);
-      built.forEach(({ tree, node }, b) => {
-        (nodeRows[tree] as OrderedRows).accumulate(hist, b * layoutAll.stride, layoutAll.featureOffset, node);
-      });
-      const first = fit.level === 0;
-      const partial = {
-        kind: 'grow' as const,
-        hist,
-        loss: first ? gradients.loss : 0,
-        weight: first ? gradients.weight : 0,
-      };
-      await finalizeGrow(partial, state, fit, store);
-      // The nodes this pass split hand their rows to their children.
-      for (const { tree, node } of pass.slots) {
-        const grown = trees[tree] as GrowTree;
-        if ((grown.feature[node] as number) >= 0) (nodeRows[tree] as OrderedRows).split(grown, node, missing);
+  const { stride, featureOffset } = layoutOf(fit, 1);
+  const runner = boostRunner(localInput(prepared, state, fit, missing));
+  try {
+    while (fit.iteration < last) {
+      const iteration = fit.iteration;
+      const trees = fit.current;
+      const { loss, weight } = await runner.start(iteration, true);
+      let split: number[][] = trees.map(() => []);
+      while (fit.iteration === iteration) {
+        const pass = passOf(fit);
+        const built = builtSlots(trees, pass).map(({ tree, node }) => ({ tree, node }));
+        const work = { walkers: trees.map(treeWalker), split, built, stride, featureOffset };
+        const hist = await runner.level(work, layoutOf(fit, built.length).size);
+        const first = fit.level === 0;
+        const partial = { kind: 'grow' as const, hist, loss: first ? loss : 0, weight: first ? weight : 0 };
+        await finalizeGrow(partial, state, fit, store);
+        // The nodes this pass split hand their rows to their children at the next level.
+        split = trees.map((tree, c) =>
+          pass.slots.filter((s) => s.tree === c && (tree.feature[s.node] as number) >= 0).map((s) => s.node),
+        );
       }
+      // The last level's splits stay pending: their children are leaves (OrderedRows.addLeafValues).
+      await runner.finish(
+        trees.map(treeWalker),
+        trees.map((tree) => leafValues(options, tree)),
+      );
+      (prepared.derived.get('scores') as Scores).applied = fit.trees.length;
+      if (!(await (context.stillRunning?.() ?? true))) break;
     }
-    applyIteration(prepared, fit, options, trees, nodeRows, sampled, rowCodes, missing);
-    if (!(await (context.stillRunning?.() ?? true))) break;
-  }
-  await store.clear();
-  if (fit.iteration >= options.nTree) {
-    // The loss after the last iteration (what the level passes' last pass adds).
-    const gradients = gradientsOf(prepared, state, fit, missing);
-    fit.trainLoss.push(gradients.weight > 0 ? gradients.loss / gradients.weight : null);
+    await store.clear();
+    if (fit.iteration >= options.nTree) {
+      // The loss after the last iteration (what the level passes' last pass adds).
+      const { loss, weight } = await runner.start(fit.iteration, false);
+      fit.trainLoss.push(weight > 0 ? loss / weight : null);
+    }
+  } finally {
+    runner.close();
   }
   return { kind: 'boosted', fit };
 }
+
+/** Each leaf's value (0 for split nodes). */
+function leafValues(options: Options, tree: GrowTree): Float64Array {
+  const values = new Float64Array(tree.feature.length);
+  for (let node = 0; node < values.length; node++)
+    if ((tree.feature[node] as number) < 0) values[node] = leafValue(options, tree.stats[node] as number[]);
+  return values;
+}
+
+/**
+ * A local round's input: the prepared input's arrays and the scores (brought up to date), in
+ * SharedArrayBuffers that the boosting threads read and write in place (copied once per job).
+ */
+function localInput(prepared: PreparedChunk, state: BTreesState, fit: Fit, missing: Int32Array): BoostInput {
+  const input = gradientInput(prepared, state, fit, missing);
+  const entry = prepared.derived.get('scores') as Scores;
+  if (entry.scores.some((score) => !(score.buffer instanceof SharedArrayBuffer)))
+    entry.scores = entry.scores.map((score) => shareArray(score));
+  let shared = prepared.derived.get('sharedInput') as SharedInput | undefined;
+  if (shared === undefined) {
+    const weight = shareArray(input.weight);
+    shared = {
+      y: shareArray(input.y),
+      weight,
+      count: input.count === input.weight ? weight : shareArray(input.count),
+      keys: shareArray(input.keys),
+    };
+    prepared.derived.set('sharedInput', shared);
+    preparedChunks.account(prepared, prepared.numRows * 28);
+  }
+  return {
+    ...input,
+    ...shared,
+    scores: entry.scores,
+    rowCodes: rowCodesOf(prepared),
+    p: fit.prelude.bins.length,
+    missing,
+  };
+}
+
+type SharedInput = Pick<BoostInput, 'y' | 'weight' | 'count' | 'keys'>;
 
 async function buildResult(state: BTreesState, fit: Fit, context: FinalizeContext): Promise<BTreesResult> {
   const { data, options } = state;

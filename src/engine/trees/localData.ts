@@ -71,7 +71,8 @@ export function rowCodesOf(prepared: PreparedChunk): Uint16Array {
 
 function rowMajor(codes: readonly Uint16Array[], rows: number): Uint16Array {
   const p = codes.length;
-  const out = new Uint16Array(rows * p);
+  // Shared: a local boosting round's threads read it in place (boostRunner.ts).
+  const out = new Uint16Array(new SharedArrayBuffer(2 * rows * p));
   for (let f = 0; f < p; f++) {
     const column = codes[f] as Uint16Array;
     for (let i = 0; i < rows; i++) out[i * p + f] = column[i] as number;
