@@ -167,6 +167,86 @@ function numericBest(
   return best;
 }
 
+/**
+ * numericBest for boosting's gradient sums, on scalars: the same sums, gains and tie-breaks in the same
+ * order (so the same splits to the last bit), without the per-candidate vector loops and criterion
+ * dispatch, since a boosted tree searches every bin of every predictor at each node.
+ */
+function numericBestGradient(
+  rules: SplitRules,
+  lambda: number,
+  hist: Float64Array,
+  at: number,
+  numBins: number,
+  scratch: Scratch,
+  parentScore: number,
+  hasMissing: boolean,
+): FeatureBest | null {
+  const minBucket = rules.minBucket;
+  // validSides: without regularisation both sides need a positive hessian.
+  const anyHessian = lambda > 0;
+  const { total, missing } = scratch;
+  const tg = total[0] as number;
+  const th = total[1] as number;
+  const tc = total[2] as number;
+  const mg = missing[0] as number;
+  const mh = missing[1] as number;
+  const mc = missing[2] as number;
+  const score = (g: number, h: number): number => {
+    const hl = h + lambda;
+    return hl > 0 ? (g * g) / hl / 2 : 0;
+  };
+  let best: FeatureBest | null = null;
+  let lg = 0;
+  let lh = 0;
+  let lc = 0;
+  let lastNonEmpty = -1;
+  for (let b = 0; b < numBins; b++) {
+    const o = at + b * 3;
+    const count = hist[o + 2] as number;
+    if (!(count > 0)) continue;
+    if (lastNonEmpty >= 0) {
+      let found = false;
+      let gain = 0;
+      let missingLo = false;
+      // Missing values hi.
+      const rg = tg - lg;
+      const rh = th - lh;
+      const rc = tc - lc;
+      if (lc >= minBucket && rc >= minBucket && (anyHessian || (lh > 0 && rh > 0))) {
+        gain = score(lg, lh) + score(rg, rh) - parentScore;
+        missingLo = hasMissing ? false : lc >= rc;
+        found = true;
+      }
+      if (hasMissing) {
+        // Missing values lo.
+        const cg = lg + mg;
+        const ch = lh + mh;
+        const cc = lc + mc;
+        const og = tg - cg;
+        const oh = th - ch;
+        const oc = tc - cc;
+        if (cc >= minBucket && oc >= minBucket && (anyHessian || (ch > 0 && oh > 0))) {
+          const lowGain = score(cg, ch) + score(og, oh) - parentScore;
+          if (!found || lowGain > gain) {
+            gain = lowGain;
+            missingLo = true;
+            found = true;
+          }
+        }
+      }
+      if (found && (best === null || gain > best.gain)) {
+        best = { gain, bin: b, lastLoBin: lastNonEmpty, loLevels: null, missingLo };
+      }
+    }
+    lg += hist[o] as number;
+    lh += hist[o + 1] as number;
+    lc += count;
+    lastNonEmpty = b;
+  }
+  return best;
+}
+
 /** Evaluates lo = the levels flagged in `inLo` (present levels only). */
 function subsetGain(
   rules: SplitRules,
@@ -303,9 +383,11 @@ export function searchNode(
     addInto(scratch.missing, hist, at + numBins * width, width);
     const hasMissing = countOf(c, scratch.missing, 0) > 0;
     const pick =
-      rules.kinds[f] === 'numeric'
-        ? numericBest(rules, hist, at, numBins, scratch, parentScore, hasMissing)
-        : factorBest(rules, hist, at, numBins, scratch, parentScore, hasMissing);
+      rules.kinds[f] !== 'numeric'
+        ? factorBest(rules, hist, at, numBins, scratch, parentScore, hasMissing)
+        : c.kind === 'gradient'
+          ? numericBestGradient(rules, c.lambda, hist, at, numBins, scratch, parentScore, hasMissing)
+          : numericBest(rules, hist, at, numBins, scratch, parentScore, hasMissing);
     if (pick === null) continue;
     const isBest = best === null || pick.gain > best.gain;
     if (!isBest && !wantPerFeature) continue;
