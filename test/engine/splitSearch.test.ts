@@ -78,7 +78,7 @@ describe('split search, gradient sums', () => {
       }
       const nodeStats = new Float64Array(3);
       for (let b = 0; b <= numBins; b++)
-        for (let k = 0; k < 3; k++) nodeStats[k] += hist[3 * b + k] as number;
+        for (let k = 0; k < 3; k++) nodeStats[k] = (nodeStats[k] as number) + (hist[3 * b + k] as number);
       const parentScore =
         (nodeStats[1] as number) + lambda > 0
           ? (nodeStats[0] as number) ** 2 / ((nodeStats[1] as number) + lambda) / 2
@@ -111,7 +111,8 @@ describe('split search, gradient sums', () => {
     const search = (hist: number[]) => {
       const h = Float64Array.from(hist);
       const stats = new Float64Array(3);
-      for (let b = 0; b < h.length / 3; b++) for (let k = 0; k < 3; k++) stats[k] += h[3 * b + k] as number;
+      for (let b = 0; b < h.length / 3; b++)
+        for (let k = 0; k < 3; k++) stats[k] = (stats[k] as number) + (h[3 * b + k] as number);
       const parentScore = (stats[0] as number) ** 2 / ((stats[1] as number) + 1) / 2;
       const { best } = searchNode(
         { criterion: { kind: 'gradient', lambda: 1 }, minBucket: 1, kinds: ['numeric'], numBins: [2] },

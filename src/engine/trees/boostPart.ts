@@ -39,6 +39,7 @@ export class BoostPart {
   private sampled: Int32Array;
   private others: Int32Array;
   private readonly leaves: Int32Array;
+  private histBuffer: Float64Array<ArrayBufferLike> = new Float64Array(0);
 
   constructor(
     private readonly input: BoostInput,
@@ -78,14 +79,23 @@ export class BoostPart {
     return sum;
   }
 
-  /** Applies `work`'s splits, then returns its built slots' histograms over this part's rows. */
+  /**
+   * Applies `work`'s splits, then returns its built slots' histograms over this part's rows: a view of
+   * this part's buffer, valid until its next level (reused, so a round allocates no histograms after
+   * its first tree; shared, so a thread's answer needs no copy).
+   */
   level(work: LevelWork, size: number): Float64Array {
     const missing = this.input.missing;
     work.split.forEach((nodes, c) => {
       const rows = this.rows[c] as OrderedRows;
       for (const node of nodes) rows.split(work.walkers[c] as TreeWalker, node, missing);
     });
-    const hist = new Float64Array(size);
+    if (this.histBuffer.length < size)
+      this.histBuffer = new Float64Array(
+        new SharedArrayBuffer(8 * Math.max(size, Math.ceil(this.histBuffer.length * 1.5))),
+      );
+    const hist = this.histBuffer.subarray(0, size);
+    hist.fill(0);
     work.built.forEach(({ tree, node }, b) => {
       (this.rows[tree] as OrderedRows).accumulate(hist, b * work.stride, work.featureOffset, node);
     });

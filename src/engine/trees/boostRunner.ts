@@ -126,9 +126,9 @@ export type ThreadRequest =
   | { op: 'close'; runner: number };
 
 /** A thread's answer: its parts' loss sum or histogram (summed as sumLosses does), or nothing. */
-export type ThreadReply =
-  | { id: number; result: LossSum | Float64Array | null }
-  | { id: number; error: string };
+export type ThreadResult = LossSum | Float64Array | null;
+
+export type ThreadReply = { id: number; result: ThreadResult } | { id: number; error: string };
 
 class BoostThread {
   private readonly worker: Worker;
@@ -149,14 +149,14 @@ class BoostThread {
     this.worker.on('exit', (code) => this.fail(new Error(`a boosting thread exited (code ${code})`)));
   }
 
-  request<T>(message: ThreadRequest, transfer: ArrayBuffer[] = []): Promise<T> {
+  request<T>(message: ThreadRequest): Promise<T> {
     if (this.dead) return Promise.reject(new Error('a boosting thread has stopped'));
     const id = this.nextId++;
     // Referenced while a request is out, so the process waits for the answer.
     if (this.pending.size === 0) this.worker.ref();
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
-      this.worker.postMessage({ id, ...message }, transfer);
+      this.worker.postMessage({ id, ...message });
     });
   }
 

@@ -1,6 +1,12 @@
 import { parentPort } from 'node:worker_threads';
 import { BoostPart } from './boostPart.ts';
-import { sumHistograms, sumLosses, type ThreadReply, type ThreadRequest } from './boostRunner.ts';
+import {
+  sumHistograms,
+  sumLosses,
+  type ThreadReply,
+  type ThreadRequest,
+  type ThreadResult,
+} from './boostRunner.ts';
 
 /**
  * A boosting thread (boostRunner.ts): holds the parts of each open round and runs the round's
@@ -9,43 +15,38 @@ import { sumHistograms, sumLosses, type ThreadReply, type ThreadRequest } from '
 
 const rounds = new Map<number, BoostPart[]>();
 
-function handle(request: ThreadRequest): { result: unknown; transfer: ArrayBuffer[] } {
+function handle(request: ThreadRequest): ThreadResult {
   if (request.op === 'open') {
     const { input, ranges } = request;
     rounds.set(
       request.runner,
       ranges.map(([from, to]) => new BoostPart(input, from, to)),
     );
-    return { result: null, transfer: [] };
+    return null;
   }
   if (request.op === 'close') {
     rounds.delete(request.runner);
-    return { result: null, transfer: [] };
+    return null;
   }
   const parts = rounds.get(request.runner);
   if (parts === undefined) throw new Error(`boosting round ${request.runner} is not open in this thread`);
   switch (request.op) {
     case 'start':
-      return {
-        result: sumLosses(parts.map((part) => part.start(request.iteration, request.grow))),
-        transfer: [],
-      };
-    case 'level': {
-      const hist = sumHistograms(parts.map((part) => part.level(request.work, request.size)));
-      return { result: hist, transfer: [hist.buffer as ArrayBuffer] };
-    }
+      return sumLosses(parts.map((part) => part.start(request.iteration, request.grow)));
+    case 'level':
+      // The sum is in the first part's shared buffer: main reads it in place.
+      return sumHistograms(parts.map((part) => part.level(request.work, request.size)));
     case 'finish':
       for (const part of parts) part.finish(request.walkers, request.values);
-      return { result: null, transfer: [] };
+      return null;
   }
 }
 
 parentPort?.on('message', (message: ThreadRequest & { id: number }) => {
   try {
-    const { result, transfer } = handle(message);
-    parentPort?.postMessage({ id: message.id, result } as ThreadReply, transfer);
+    parentPort?.postMessage({ id: message.id, result: handle(message) } satisfies ThreadReply);
   } catch (error) {
     const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
-    parentPort?.postMessage({ id: message.id, error: text } as ThreadReply);
+    parentPort?.postMessage({ id: message.id, error: text } satisfies ThreadReply);
   }
 });
