@@ -35,7 +35,8 @@ import { runXgboost } from './xgboostReference.ts';
  * rows/s per pass, and the AUC on 100,000 held-out rows generated the same way, beside XGBoost's
  * (bench/xgboostReference.ts) on the same rows and settings when its program is installed.
  * BENCH_TREES_BOOST overrides the boosting size as "trees,depth" (e.g. "20,4"); BENCH_TREES_BINS sets
- * maxNumBins (default: RevoScaleR's, 1000 for a million rows; LightGBM's default is 255).
+ * maxNumBins (default: RevoScaleR's, 1000 for a million rows; LightGBM's default is 255);
+ * BENCH_TREES_JOBS=bTrees,dForest runs only those jobs.
  */
 
 const NUMERIC = 8;
@@ -286,6 +287,10 @@ export async function benchTrees(): Promise<void> {
         },
       },
     ];
+    // BENCH_TREES_JOBS=bTrees,dForest runs only the jobs of those types (all by default).
+    const only = process.env['BENCH_TREES_JOBS']?.split(',');
+    if (only !== undefined)
+      jobs.splice(0, jobs.length, ...jobs.filter((job) => only.includes(job.body.type)));
     // Per-round overhead: a 1-chunk, 1000-row dataset, where each pass costs almost nothing.
     const tiny = await writeDataset(store, generate(1000, 3), 1000);
     for (const workers of [1, 2]) {
@@ -315,16 +320,18 @@ export async function benchTrees(): Promise<void> {
       }
       console.log(`# load after ${workers} worker(s): ${load()}`);
     }
-    const reference = await runXgboost(predictorColumns(data), predictorColumns(holdout), {
-      trees: boostTrees,
-      depth: boostDepth,
-      learningRate: 0.1,
-      sampRate: 0.632,
-      maxBins: bins.maxNumBins ?? 1000,
-    });
+    const reference = jobs.some((job) => job.body.type === 'bTrees')
+      ? await runXgboost(predictorColumns(data), predictorColumns(holdout), {
+          trees: boostTrees,
+          depth: boostDepth,
+          learningRate: 0.1,
+          sampRate: 0.632,
+          maxBins: bins.maxNumBins ?? 1000,
+        })
+      : undefined;
     if (reference === null)
       console.log('# reference: the xgboost program is not installed (apt install xgboost)');
-    else {
+    else if (reference !== undefined) {
       report(
         `reference: ${reference.program} (C++, hist, ${os.availableParallelism()} threads), ${boostTrees} trees depth ${boostDepth}`,
         `${reference.trainSeconds} s of rounds (${reference.totalSeconds.toFixed(1)} s with CSV parsing), held-out AUC ${auc(reference.predictions, labels).toFixed(4)}`,

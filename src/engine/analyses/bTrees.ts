@@ -480,12 +480,16 @@ function leafValue(options: Options, stats: ArrayLike<number>): number {
   return h > 0 ? (-options.learningRate * g) / h : 0;
 }
 
-/** One pass of growth; false when it must be run again (a parent's histogram was lost). */
+/**
+ * One pass of growth; false when it must be run again (a parent's histogram was lost). A local round
+ * passes `scratch`, a buffer the pass's full histogram reuses level after level.
+ */
 async function finalizeGrow(
   partial: BTreesPartial & { kind: 'grow' },
   state: BTreesState,
   fit: Fit,
   store: ParentBlocks,
+  scratch?: { full: Float64Array },
 ): Promise<boolean> {
   const { options, data } = state;
   const pass = passOf(fit);
@@ -497,6 +501,7 @@ async function finalizeGrow(
     layoutOf(fit, builtSlots(fit.current, pass).length),
     layout,
     (t, node) => store.take(t, node),
+    scratch,
   );
   if (hist === null) {
     stopDeriving(fit.current, pass);
@@ -540,7 +545,7 @@ async function finalizeGrow(
     pass,
   );
   for (const { tree, node, slot } of outcome.keep) {
-    await store.put(tree, node, hist.slice(slot * layout.stride, (slot + 1) * layout.stride));
+    await store.put(tree, node, hist.subarray(slot * layout.stride, (slot + 1) * layout.stride));
   }
   fit.level++;
   if (fit.current.some((tree) => tree.open.length > 0)) return true;
@@ -642,6 +647,7 @@ async function boostLocally(state: BTreesState, context: MapContext): Promise<BT
   const last = Math.min(options.nTree, fit.iteration + perRound);
   const { stride, featureOffset } = layoutOf(fit, 1);
   const runner = boostRunner(localInput(prepared, state, fit, missing));
+  const scratch = { full: new Float64Array(0) };
   try {
     while (fit.iteration < last) {
       const iteration = fit.iteration;
@@ -655,7 +661,7 @@ async function boostLocally(state: BTreesState, context: MapContext): Promise<BT
         const hist = await runner.level(work, layoutOf(fit, built.length).size);
         const first = fit.level === 0;
         const partial = { kind: 'grow' as const, hist, loss: first ? loss : 0, weight: first ? weight : 0 };
-        await finalizeGrow(partial, state, fit, store);
+        await finalizeGrow(partial, state, fit, store, scratch);
         // The nodes this pass split hand their rows to their children at the next level.
         split = trees.map((tree, c) =>
           pass.slots.filter((s) => s.tree === c && (tree.feature[s.node] as number) >= 0).map((s) => s.node),

@@ -791,7 +791,7 @@ async function finalizeGrow(
   }
   const outcome = growLevel(fit.trees, hist, layout, growthRules(state, fit), pass);
   for (const { tree, node, slot } of outcome.keep) {
-    await store.put(tree, node, hist.slice(slot * layout.stride, (slot + 1) * layout.stride));
+    await store.put(tree, node, hist.subarray(slot * layout.stride, (slot + 1) * layout.stride));
   }
   if (!fit.trees.some((tree) => tree.open.length > 0)) await store.clear();
   fit.level++;

@@ -141,6 +141,7 @@ export function builtSlots(trees: readonly GrowTree[], pass: PassSlots): Slot[] 
  * kept block minus the built sibling's (Ke et al. 2017, LightGBM's histogram subtraction: a split
  * costs the pass only its smaller child). `parentBlock(tree, node)` returns a parent's kept block, or
  * null when it is gone (then null is returned and the pass must be run again without subtraction).
+ * With `scratch`, the result is a view of its reused buffer (valid until the next call).
  */
 export async function assembleHistogram(
   trees: readonly GrowTree[],
@@ -149,10 +150,17 @@ export async function assembleHistogram(
   builtLayout: HistLayout,
   fullLayout: HistLayout,
   parentBlock: (tree: number, node: number) => Promise<Float64Array | null>,
+  scratch?: { full: Float64Array },
 ): Promise<Float64Array | null> {
   if (fullLayout.slots === builtLayout.slots) return built;
   const stride = fullLayout.stride;
-  const full = new Float64Array(fullLayout.size);
+  // Every slot is written below, so a reused buffer needs no clearing.
+  let full: Float64Array;
+  if (scratch === undefined) full = new Float64Array(fullLayout.size);
+  else {
+    if (scratch.full.length < fullLayout.size) scratch.full = new Float64Array(fullLayout.size);
+    full = scratch.full.subarray(0, fullLayout.size);
+  }
   const fullSlots = nodeSlotsOf(trees, pass, false);
   let b = 0;
   for (let s = 0; s < pass.slots.length; s++) {

@@ -12,8 +12,13 @@ import type { JobIO } from '../jobIO.ts';
  * histogram built by the tasks.
  */
 export interface ParentBlocks {
+  /** Keeps a copy of `block` (the caller may reuse its memory). */
   put(tree: number, node: number, block: Float64Array): Promise<void>;
-  /** The block, removed from the store; null when it is not there. */
+  /**
+   * The block, removed from the store; null when it is not there. Valid until the next `put` to this
+   * store (a pass takes its parents' blocks before it puts its own, and the memory store then reuses
+   * their memory).
+   */
   take(tree: number, node: number): Promise<Float64Array | null>;
   /** Drops whatever is left (the fit is done). */
   clear(): Promise<void>;
@@ -25,17 +30,31 @@ const memory = new Map<string, Float64Array>();
 /** Blocks in this process's memory (in-process runs, and local fits: trees/localData.ts). */
 export function memoryBlocks(nonce: string): ParentBlocks {
   const key = (tree: number, node: number) => `${nonce}/${tree}-${node}`;
+  // Blocks handed out by take, and free ones: a local fit puts and takes thousands of equal blocks,
+  // and reusing them spares the collector that much external memory.
+  let taken: Float64Array[] = [];
+  const free: Float64Array[] = [];
   return {
     async put(tree, node, block) {
-      memory.set(key(tree, node), block);
+      if (taken.length > 0) {
+        free.push(...taken);
+        taken = [];
+      }
+      let own = free.pop();
+      if (own === undefined || own.length !== block.length) own = new Float64Array(block.length);
+      own.set(block);
+      memory.set(key(tree, node), own);
     },
     async take(tree, node) {
       const block = memory.get(key(tree, node)) ?? null;
       memory.delete(key(tree, node));
+      if (block !== null) taken.push(block);
       return block;
     },
     async clear() {
       for (const k of [...memory.keys()]) if (k.startsWith(`${nonce}/`)) memory.delete(k);
+      taken = [];
+      free.length = 0;
     },
   };
 }
