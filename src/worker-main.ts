@@ -1,7 +1,7 @@
 import { ConfigError, loadConfig } from './config.ts';
-import { setTreeThreads } from './engine/trees/boostRunner.ts';
 import { setLocalTreeLimit } from './engine/trees/localData.ts';
 import { preparedChunks } from './engine/trees/preparedChunks.ts';
+import { setTreeThreads } from './engine/trees/treeThreads.ts';
 import { startWorkerHost } from './jobs/workerHost.ts';
 import { DatasetStore } from './storage/datasetStore.ts';
 

@@ -12,6 +12,7 @@ import { runInProcessDetailed } from '../../src/engine/runInProcess.ts';
 import { setPassBudget } from '../../src/engine/trees/levelGrowth.ts';
 import { setLocalTreeLimit } from '../../src/engine/trees/localData.ts';
 import { poissonDraw, poissonTable, rowUniform } from '../../src/engine/trees/rowHash.ts';
+import { setTreeThreads } from '../../src/engine/trees/treeThreads.ts';
 import { irisDataset, makeDataset, seededRandom, type TestDataset } from './helpers.ts';
 import { modelIO } from './treeHelpers.ts';
 
@@ -164,6 +165,50 @@ describe('dForest', () => {
       }
     } finally {
       setLocalTreeLimit(local);
+    }
+  });
+
+  it('a local fit is bit-identical on 1, 2 and 4 threads', async () => {
+    // Threads take a partition's trees as they come free (trees/treeThreads.ts); importance is summed
+    // tree by tree, so nothing depends on which thread grew which tree.
+    const next = seededRandom(12);
+    const n = 2000;
+    const x1 = Array.from({ length: n }, () => next());
+    const x2 = Array.from({ length: n }, () => (next() < 0.05 ? null : next() * 4));
+    const y = x1.map((v, i) => 3 * v + Math.sin(2 * (x2[i] ?? 0)) + next());
+    const dataset = makeDataset(
+      [
+        { name: 'y', type: 'numeric', values: y },
+        { name: 'cls', type: 'factor', values: y.map((v) => (v < 2 ? 'a' : 'b')), levels: ['a', 'b'] },
+        { name: 'x1', type: 'numeric', values: x1 },
+        { name: 'x2', type: 'numeric', values: x2 },
+      ],
+      300,
+    );
+    for (const params of [
+      { formula: 'cls ~ x1 + x2', nTree: 20, maxDepth: 5, seed: 5 },
+      { formula: 'y ~ x1 + x2', nTree: 9, maxDepth: 4, seed: 6, mTry: 1 },
+    ]) {
+      const fits: Awaited<ReturnType<typeof fit>>[] = [];
+      for (const threads of [1, 2, 4]) {
+        const previous = setTreeThreads(threads);
+        try {
+          fits.push(await fit(params, dataset));
+        } finally {
+          setTreeThreads(previous);
+        }
+      }
+      const [one, ...others] = fits as [
+        Awaited<ReturnType<typeof fit>>,
+        ...Awaited<ReturnType<typeof fit>>[],
+      ];
+      assert.equal(one.body.trees.length, params.nTree);
+      for (const other of others) {
+        assert.deepEqual(other.body, one.body);
+        const { modelId: _a, ...rest } = other.result;
+        const { modelId: _b, ...oneRest } = one.result;
+        assert.deepEqual(rest, oneRest);
+      }
     }
   });
 

@@ -12,7 +12,7 @@ import {
   type LossFunction,
 } from '../trees/boostGradients.ts';
 import type { BoostInput } from '../trees/boostPart.ts';
-import { boostRunner, shareArray } from '../trees/boostRunner.ts';
+import { boostRunner } from '../trees/boostRunner.ts';
 import { compactTree, type TrainedTree, trainedWalker, withoutBins } from '../trees/compact.ts';
 import { type Criterion, countOf } from '../trees/criteria.ts';
 import { planTreeData, type TreeDataPlan } from '../trees/data.ts';
@@ -44,6 +44,7 @@ import {
 } from '../trees/prelude.ts';
 import { type PreparedChunk, preparedChunks, preparedFor, rowKeysOf } from '../trees/preparedChunks.ts';
 import { resultFeatures, TreeFeatureSchema, TreeParamsFields, treeFeatures } from '../trees/treeParams.ts';
+import { shareArray } from '../trees/treeThreads.ts';
 
 /**
  * rxBTrees: stochastic gradient boosting of regression trees (Friedman 2001/2002, as gbm), grown on

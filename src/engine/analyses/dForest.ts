@@ -27,7 +27,7 @@ import {
   refreshOpenStats,
   rowPositions,
 } from '../trees/levelGrowth.ts';
-import { fitsLocally, preparedInput } from '../trees/localData.ts';
+import { fitsLocally, portableInput, preparedInput } from '../trees/localData.ts';
 import { accumulateClassSegment, accumulateMomentSegment, NodeColumns } from '../trees/nodeColumns.ts';
 import {
   finishPreludePass,
@@ -47,6 +47,7 @@ import {
 } from '../trees/preparedChunks.ts';
 import { poissonDraw, poissonTable, rowHash, streamHash } from '../trees/rowHash.ts';
 import { resultFeatures, TreeFeatureSchema, TreeParamsFields, treeFeatures } from '../trees/treeParams.ts';
+import { threadPool, treeThreadCount } from '../trees/treeThreads.ts';
 import { checkUnorderedLevels } from './dTree.ts';
 
 /**
@@ -190,7 +191,10 @@ export interface DForestState {
 export type DForestPartial =
   | PreludePartial
   | { kind: 'grow'; hist: Float64Array }
-  /** A local round's trees: trees first .. first + trees.length - 1, and their impurity decreases. */
+  /**
+   * A local round's trees: trees first .. first + trees.length - 1, and each one's impurity decreases
+   * by predictor (tree by tree: summed in tree order at the end, whatever grew which tree).
+   */
   | { kind: 'forest'; first: number; trees: GrowTree[]; importance: Float64Array }
   | {
       kind: 'oob';
@@ -501,7 +505,7 @@ function merge(a: DForestPartial, b: DForestPartial): DForestPartial {
       kind: 'forest',
       first: a.first,
       trees: [...a.trees, ...b.trees],
-      importance: addHistograms(a.importance, b.importance),
+      importance: concatenated(a.importance, b.importance),
     };
   }
   if (a.kind === 'oob' && b.kind === 'oob') {
@@ -516,6 +520,13 @@ function merge(a: DForestPartial, b: DForestPartial): DForestPartial {
     return preludeMerge(a, b);
   }
   throw new Error('dForest: partials of different passes');
+}
+
+function concatenated(a: Float64Array, b: Float64Array): Float64Array {
+  const out = new Float64Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -715,7 +726,31 @@ function growTreeLocally(
   return tree;
 }
 
-/** Partition `partition` of a local round: its group of trees, grown one after the other. */
+/** A forest tree grown locally, and its splits' impurity decreases by predictor. */
+export interface GrownTree {
+  tree: GrowTree;
+  importance: Float64Array;
+}
+
+/** A tree thread's request (treeThread.ts): grow tree `tree` of a local round on `input` (shared). */
+export interface ForestRequest {
+  op: 'forestTree';
+  state: DForestState;
+  input: PreparedChunk;
+  tree: number;
+}
+
+export function growForestTree(request: ForestRequest): GrownTree {
+  const { state, input, tree } = request;
+  const importance = state.data.features.map(() => 0);
+  const grown = growTreeLocally(state, state.fit as Fit, input, tree, importance);
+  return { tree: grown, importance: Float64Array.from(importance) };
+}
+
+/**
+ * Partition `partition` of a local round: its group of trees, on the worker's tree threads when it has
+ * several (each thread takes the next tree as it is free; a tree does not depend on where it grows).
+ */
 async function growPartition(
   partition: number,
   state: DForestState,
@@ -724,14 +759,36 @@ async function growPartition(
   const fit = state.fit as Fit;
   const prepared = await preparedInput(state, fit.prelude.bins, context.readInput);
   const [first, last] = share(partition, treeGroups(state.options.nTree), state.options.nTree);
-  const importance = state.data.features.map(() => 0);
-  const trees: GrowTree[] = [];
-  for (let t = first; t < last; t++) {
-    // A cancelled job: stop (the task's retry sees the job is no longer running and drops it).
+  const grown = new Array<GrownTree>(last - first);
+  // A cancelled job: stop (the task's retry sees the job is no longer running and drops it).
+  const checkRunning = async () => {
     if (!(await (context.stillRunning?.() ?? true))) throw new Error('dForest: the job stopped');
-    trees.push(growTreeLocally(state, fit, prepared, t, importance));
+  };
+  const threads = Math.min(treeThreadCount(), last - first);
+  if (threads <= 1) {
+    for (let t = first; t < last; t++) {
+      await checkRunning();
+      grown[t - first] = growForestTree({ op: 'forestTree', state, input: prepared, tree: t });
+    }
+  } else {
+    const input = portableInput(prepared, state.options.seed);
+    let next = first;
+    await Promise.all(
+      threadPool(threads).map(async (thread) => {
+        while (next < last) {
+          const t = next++;
+          await checkRunning();
+          grown[t - first] = await thread.request<GrownTree>({ op: 'forestTree', state, input, tree: t });
+        }
+      }),
+    );
   }
-  return { kind: 'forest', first, trees, importance: Float64Array.from(importance) };
+  const p = state.data.features.length;
+  const importance = new Float64Array(grown.length * p);
+  grown.forEach((g, k) => {
+    importance.set(g.importance, k * p);
+  });
+  return { kind: 'forest', first, trees: grown.map((g) => g.tree), importance };
 }
 
 /** Partition `partition` of the local out-of-bag round: its rows scored by every tree they are out of bag for. */
@@ -778,7 +835,12 @@ async function finalize(
     if (grown.first !== 0 || grown.trees.length !== state.options.nTree)
       throw new Error(`dForest: a local round returned trees ${grown.first}..+${grown.trees.length}`);
     fit.trees = grown.trees;
-    fit.importance = Array.from(grown.importance);
+    const p = state.data.features.length;
+    fit.importance = fit.importance.map((_, f) => {
+      let sum = 0;
+      for (let t = 0; t < grown.trees.length; t++) sum += grown.importance[t * p + f] as number;
+      return sum;
+    });
     return { done: false, state: { ...state, passes, phase: 'oob', fit }, message: 'out-of-bag error' };
   }
   if (state.phase === 'grow') {

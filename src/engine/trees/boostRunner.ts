@@ -1,13 +1,13 @@
-import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
 import type { LossSum } from './boostGradients.ts';
 import { type BoostInput, BoostPart, type LevelWork } from './boostPart.ts';
 import type { TreeWalker } from './growTree.ts';
+import { type TreeThread, threadPool, treeThreadCount } from './treeThreads.ts';
 
 /**
  * Runs a local boosting round's per-row work (boostPart.ts) on all cores. The input is cut into
  * BOOST_PARTS fixed row ranges whatever the machine, and their sums are added in part order, so a fit
- * is bit-identical with any number of threads: threads only decide where the parts run. Each thread
+ * is bit-identical with any number of threads (treeThreads.ts: 1, 2 or 4, each holding a whole branch
+ * of the pairwise sums): threads only decide where the parts run. Each thread
  * holds a block of consecutive parts; the typed arrays of the input are SharedArrayBuffer-backed, so a thread
  * reads the codes and writes its rows' scores in place, and only tree splits, leaf values and
  * histograms travel in messages.
@@ -25,41 +25,15 @@ export interface BoostRunner {
   close(): void;
 }
 
-let threadCount = threadsFor(availableParallelism());
-
-/**
- * Threads a local boosting round uses (config `TREE_THREADS`): 1 (the parts run in this thread), 2 or
- * 4, so every thread holds a whole branch of the parts' summing tree (`count` rounds down to one).
- */
-export function setTreeThreads(count: number): number {
-  const previous = threadCount;
-  threadCount = threadsFor(count);
-  return previous;
-}
-
-function threadsFor(count: number): number {
-  return count >= BOOST_PARTS ? BOOST_PARTS : count >= 2 ? 2 : 1;
-}
-
 export function boostRunner(input: BoostInput): BoostRunner {
   const ranges = partRanges(input.weight.length);
+  const threadCount = treeThreadCount();
   if (threadCount <= 1) return new InlineRunner(input, ranges);
   for (const score of input.scores) {
     if (!(score.buffer instanceof SharedArrayBuffer))
       throw new Error('boosting threads need SharedArrayBuffer-backed scores (the threads write them)');
   }
   return new ThreadRunner(input, ranges, threadPool(threadCount));
-}
-
-type Shareable = Float64Array | Int32Array | Uint32Array | Uint16Array;
-
-/** `array` itself when it is SharedArrayBuffer-backed, else a shared copy. */
-export function shareArray<T extends Shareable>(array: T): T {
-  if (array.buffer instanceof SharedArrayBuffer) return array;
-  const Make = array.constructor as new (buffer: SharedArrayBuffer) => T;
-  const copy = new Make(new SharedArrayBuffer(array.byteLength));
-  (copy as Shareable).set(array);
-  return copy;
 }
 
 /** BOOST_PARTS contiguous ranges of `n` rows, as equal as can be. */
@@ -117,75 +91,13 @@ class InlineRunner implements BoostRunner {
 // ---------------------------------------------------------------------------------------------------
 // threads
 
-/** A request to a boosting thread (boostThread.ts); `runner` names the parts it holds for a round. */
-export type ThreadRequest =
+/** A request to a tree thread (treeThread.ts) about a round's parts (`runner` names the round). */
+export type BoostRequest =
   | { op: 'open'; runner: number; input: BoostInput; ranges: Array<[number, number]> }
   | { op: 'start'; runner: number; iteration: number; grow: boolean }
   | { op: 'level'; runner: number; work: LevelWork; size: number }
   | { op: 'finish'; runner: number; walkers: TreeWalker[]; values: Float64Array[] }
   | { op: 'close'; runner: number };
-
-/** A thread's answer: its parts' loss sum or histogram (summed as sumLosses does), or nothing. */
-export type ThreadResult = LossSum | Float64Array | null;
-
-export type ThreadReply = { id: number; result: ThreadResult } | { id: number; error: string };
-
-class BoostThread {
-  private readonly worker: Worker;
-  private readonly pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
-  private nextId = 0;
-  dead = false;
-
-  constructor() {
-    // The thread runs TypeScript like the rest of the server (under tsx): register tsx's loader in it
-    // before importing the entry, as a worker does not inherit the loader of the thread that made it.
-    const tsx = import.meta.resolve('tsx/esm/api');
-    const entry = new URL('./boostThread.ts', import.meta.url).href;
-    const boot = `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`;
-    this.worker = new Worker(boot, { eval: true });
-    this.worker.unref();
-    this.worker.on('message', (reply: ThreadReply) => this.answer(reply));
-    this.worker.on('error', (error) => this.fail(error));
-    this.worker.on('exit', (code) => this.fail(new Error(`a boosting thread exited (code ${code})`)));
-  }
-
-  request<T>(message: ThreadRequest): Promise<T> {
-    if (this.dead) return Promise.reject(new Error('a boosting thread has stopped'));
-    const id = this.nextId++;
-    // Referenced while a request is out, so the process waits for the answer.
-    if (this.pending.size === 0) this.worker.ref();
-    return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
-      this.worker.postMessage({ id, ...message });
-    });
-  }
-
-  private answer(reply: ThreadReply): void {
-    const waiting = this.pending.get(reply.id);
-    if (waiting === undefined) return;
-    this.pending.delete(reply.id);
-    if (this.pending.size === 0) this.worker.unref();
-    if ('error' in reply) waiting.reject(new Error(reply.error));
-    else waiting.resolve(reply.result);
-  }
-
-  private fail(error: Error): void {
-    this.dead = true;
-    for (const waiting of this.pending.values()) waiting.reject(error);
-    this.pending.clear();
-  }
-}
-
-const threads: BoostThread[] = [];
-
-/** `count` live threads, started on first use and kept for later rounds (a thread starts in ~0.2 s). */
-function threadPool(count: number): BoostThread[] {
-  for (let t = 0; t < count; t++) {
-    const thread = threads[t];
-    if (thread === undefined || thread.dead) threads[t] = new BoostThread();
-  }
-  return threads.slice(0, count);
-}
 
 let nextRunner = 0;
 
@@ -198,7 +110,7 @@ class ThreadRunner implements BoostRunner {
   constructor(
     input: BoostInput,
     ranges: Array<[number, number]>,
-    private readonly pool: BoostThread[],
+    private readonly pool: TreeThread[],
   ) {
     const block = ranges.length / pool.length;
     this.held = pool.map((_, t) => Array.from({ length: block }, (_, j) => t * block + j));
@@ -233,7 +145,7 @@ class ThreadRunner implements BoostRunner {
   }
 
   /** Sends `message` to every thread; each thread's result (its block of parts summed), in order. */
-  private async all<T>(message: ThreadRequest): Promise<T[]> {
+  private async all<T>(message: BoostRequest): Promise<T[]> {
     await this.opened;
     return Promise.all(this.pool.map((thread) => thread.request<T>(message)));
   }

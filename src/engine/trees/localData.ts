@@ -1,7 +1,8 @@
 import type { Chunk } from '../analysis.ts';
 import type { FeatureBins } from './binning.ts';
 import type { TreeDataPlan } from './data.ts';
-import { type PreparedChunk, prepareChunk, preparedChunks } from './preparedChunks.ts';
+import { type PreparedChunk, prepareChunk, preparedChunks, rowKeysOf } from './preparedChunks.ts';
+import { shareArray } from './treeThreads.ts';
 
 /**
  * Local fits: when a job's prepared data fits one worker, a tree analysis grows whole trees in one
@@ -80,6 +81,21 @@ function rowMajor(codes: readonly Uint16Array[], rows: number): Uint16Array {
   return out;
 }
 
+/**
+ * The prepared input as a tree thread (treeThreads.ts) is sent it: the same arrays, which are shared
+ * (concatenate makes them so), and of the derived values only the draw keys (shared on first use).
+ */
+export function portableInput(prepared: PreparedChunk, seed: number): PreparedChunk {
+  const keys = shareArray(rowKeysOf(prepared, seed));
+  prepared.derived.set('rowKeys', keys);
+  return { ...prepared, derived: new Map([['rowKeys', keys]]) };
+}
+
+/** An array of `n` elements in shared memory (tree threads read a local fit's input in place). */
+function shared<T>(Make: new (buffer: SharedArrayBuffer) => T, bytesPerElement: number, n: number): T {
+  return new Make(new SharedArrayBuffer(bytesPerElement * n));
+}
+
 function concat<T extends Float64Array | Int32Array | Uint16Array>(
   arrays: readonly T[],
   make: (n: number) => T,
@@ -100,12 +116,12 @@ function concatenate(parts: readonly PreparedChunk[]): PreparedChunk {
   const codes = first.codes.map((_, f) =>
     concat(
       parts.map((p) => p.codes[f] as Uint16Array),
-      (n) => new Uint16Array(n),
+      (n) => shared(Uint16Array, 2, n),
     ),
   );
   const weight = concat(
     parts.map((p) => p.weight),
-    (n) => new Float64Array(n),
+    (n) => shared(Float64Array, 8, n),
   );
   // prepareChunk shares one array for weight and count unless they differ (pweights).
   const count =
@@ -113,21 +129,21 @@ function concatenate(parts: readonly PreparedChunk[]): PreparedChunk {
       ? weight
       : concat(
           parts.map((p) => p.count),
-          (n) => new Float64Array(n),
+          (n) => shared(Float64Array, 8, n),
         );
   const yCode =
     first.yCode === null
       ? null
       : concat(
           parts.map((p) => p.yCode as Int32Array),
-          (n) => new Int32Array(n),
+          (n) => shared(Int32Array, 4, n),
         );
   const yValue =
     first.yValue === null
       ? null
       : concat(
           parts.map((p) => p.yValue as Float64Array),
-          (n) => new Float64Array(n),
+          (n) => shared(Float64Array, 8, n),
         );
   // Consecutive chunks with every row kept: ids are startRow + i already.
   let next = first.startRow;
@@ -138,7 +154,7 @@ function concatenate(parts: readonly PreparedChunk[]): PreparedChunk {
   }
   let rowIds: Int32Array | undefined;
   if (!consecutive) {
-    rowIds = new Int32Array(numRows);
+    rowIds = shared(Int32Array, 4, numRows);
     let at = 0;
     for (const part of parts) for (let i = 0; i < part.numRows; i++) rowIds[at++] = part.startRow + i;
   }

@@ -1,21 +1,19 @@
 import { parentPort } from 'node:worker_threads';
+import { growForestTree } from '../analyses/dForest.ts';
 import { BoostPart } from './boostPart.ts';
-import {
-  sumHistograms,
-  sumLosses,
-  type ThreadReply,
-  type ThreadRequest,
-  type ThreadResult,
-} from './boostRunner.ts';
+import { type BoostRequest, sumHistograms, sumLosses } from './boostRunner.ts';
+import type { ThreadReply, ThreadRequest } from './treeThreads.ts';
 
 /**
- * A boosting thread (boostRunner.ts): holds the parts of each open round and runs the round's
- * requests on them, in order, answering with its parts' results summed.
+ * A tree thread (treeThreads.ts). For boosting (boostRunner.ts) it holds the parts of each open round
+ * and runs the round's requests on them, in order, answering with its parts' results summed; for a
+ * forest it grows the trees it is asked for.
  */
 
 const rounds = new Map<number, BoostPart[]>();
 
-function handle(request: ThreadRequest): ThreadResult {
+function handle(request: ThreadRequest): unknown {
+  if (request.op === 'forestTree') return growForestTree(request);
   if (request.op === 'open') {
     const { input, ranges } = request;
     rounds.set(
