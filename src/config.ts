@@ -59,8 +59,8 @@ export interface Config {
   treeThreads: number;
   /**
    * `TASK_STEALING`: a worker whose own chunk queue runs dry takes waiting tasks from a peer that is
-   * behind (src/jobs/taskStealer.ts). Off by default: a 3-worker CI run once lost a stolen task's
-   * partial ("4 of 5 partials arrived"), a race not yet found. @defaultValue false
+   * behind (src/jobs/taskStealer.ts), so one slow worker does not hold up a round. `0` turns it off
+   * (every task then runs where affinity put it). @defaultValue true
    */
   taskStealing: boolean;
   /**
@@ -114,9 +114,10 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   return value;
 }
 
-function flag(env: Env, name: string): boolean {
+function flag(env: Env, name: string, fallback = false): boolean {
   const raw = (env[name] ?? '').toLowerCase();
-  if (raw === '' || raw === '0' || raw === 'false' || raw === 'no') return false;
+  if (raw === '') return fallback;
+  if (raw === '0' || raw === 'false' || raw === 'no') return false;
   if (raw === '1' || raw === 'true' || raw === 'yes') return true;
   throw new ConfigError(`${name} must be 1 or 0 (true or false), got '${env[name]}'`);
 }
@@ -199,7 +200,7 @@ export function loadConfig(env: Env = process.env): Config {
     treeCacheBytes: integer(env, 'TREE_CACHE_MB', 1024, 0, 1024 * 1024) * 1024 * 1024,
     treeLocalBytes: integer(env, 'TREE_LOCAL_MB', 512, 0, 1024 * 1024) * 1024 * 1024,
     treeThreads: integer(env, 'TREE_THREADS', Math.min(4, os.availableParallelism()), 1, 64),
-    taskStealing: flag(env, 'TASK_STEALING'),
+    taskStealing: flag(env, 'TASK_STEALING', true),
     taskDelayMs: integer(env, 'TASK_DELAY_MS', 0, 0, 600_000),
     logLevel: env['LOG_LEVEL'] || 'info',
     execPluginDirs: (env['EXEC_PLUGINS_DIR'] || './plugins')

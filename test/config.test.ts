@@ -12,6 +12,15 @@ describe('configuration from the environment', () => {
     assert.match(config.dataDir, /[/\\]data$/);
     assert.equal(config.queuePrefix, 'rxserve');
     assert.equal(config.apiKeys.size, 0);
+    assert.equal(config.taskStealing, true);
+  });
+
+  it('TASK_STEALING: on unless set to 0 (false, no)', () => {
+    assert.equal(loadConfig({ TASK_STEALING: '' }).taskStealing, true);
+    assert.equal(loadConfig({ TASK_STEALING: '1' }).taskStealing, true);
+    assert.equal(loadConfig({ TASK_STEALING: '0' }).taskStealing, false);
+    assert.equal(loadConfig({ TASK_STEALING: 'no' }).taskStealing, false);
+    assert.throws(() => loadConfig({ TASK_STEALING: 'maybe' }), /TASK_STEALING/);
   });
 
   it('parses API_KEYS into key -> tenant', () => {

@@ -37,6 +37,10 @@ export class JobKeys {
   get workers(): string {
     return `${this.prefix}:rx:workers`;
   }
+  /** Counter: chunk tasks moved from one worker's queue to another's (taskStealer.ts), ever. */
+  get tasksStolen(): string {
+    return `${this.prefix}:rx:stolen`;
+  }
   /** String with a TTL: the id of the live worker draining a dead worker's chunk queue. */
   drainer(workerId: string): string {
     return `${this.prefix}:rx:drainer:${workerId}`;

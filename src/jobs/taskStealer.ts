@@ -1,8 +1,7 @@
-import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { CHUNK_TASK_OPTIONS } from './chunkTaskOptions.ts';
 import { COORDINATOR_QUEUE, workerChunkQueue } from './keys.ts';
 import type { ChunkTaskData } from './messages.ts';
+import { moveWaitingTask } from './moveWaitingTask.ts';
 import type { WorkerRegistry } from './workerRegistry.ts';
 
 export interface StealerDeps {
@@ -12,8 +11,8 @@ export interface StealerDeps {
   connection: Redis;
   /** BullMQ key prefix (`<QUEUE_PREFIX>:bull`). */
   prefix: string;
-  /** This worker's own chunk queue: a stolen task is added to it, so this worker runs it. */
-  ownQueue: Queue<ChunkTaskData>;
+  /** A counter of the tasks this worker and its peers stole (JobKeys.tasksStolen). */
+  stolenCountKey: string;
   /** Whether this process has a chunk in memory (then running the task here costs no disk read). */
   isChunkCached(dataset: string, chunk: number): boolean;
   log(message: string, error?: unknown): void;
@@ -37,16 +36,13 @@ const UNCACHED_MIN_WAITING = 6;
  * dry takes a task still waiting in the queue of the peer with most left, from the end that peer
  * reaches last, preferring one whose chunks it caches too.
  *
- * The move is: LREM from the peer's wait list (the claim: after it the peer cannot start the task, and
- * the coordinator still waits on it, so the round cannot end meanwhile), add a copy with the same id,
- * data and parent to this worker's queue (the coordinator now waits on both), then remove the original
- * (which drops it from the coordinator's dependencies). Partials are keyed by task id whatever the
- * queue (messages.ts), so the merge is unchanged. If adding the copy fails, the original goes back to
- * the front of the peer's queue; a worker killed between claim and add leaves the task in neither
- * queue, and the watchdog fails the job (a window of one Redis round trip).
+ * A stolen task moves to this worker's own queue (so this worker runs it) in one Lua script
+ * (moveWaitingTask.ts): only if it is still waiting in the peer's queue, and with the coordinator's
+ * dependency moved in the same step, so the round can neither end without the task's partial nor
+ * lose the task to a worker dying halfway. Partials are keyed by task id whatever the queue
+ * (messages.ts), so the merge is unchanged.
  */
 export class TaskStealer {
-  private readonly peerQueues = new Map<string, Queue>();
   private running: Promise<void> | null = null;
   private closed = false;
 
@@ -90,34 +86,22 @@ export class TaskStealer {
     if (chosen < 0 || this.closed) return false;
     const id = ids[chosen]!;
     const data = parseTask(datas[chosen])!;
-
-    if ((await connection.lrem(waitKey(peer), 1, id)) !== 1) return false;
-    try {
-      await this.deps.ownQueue.add(
-        data.type,
-        { ...data, stolen: true },
-        {
-          ...CHUNK_TASK_OPTIONS,
-          jobId: id,
-          parent: { id: data.jobId, queue: `${prefix}:${COORDINATOR_QUEUE}` },
-        },
-      );
-    } catch (error) {
-      // Back where the peer takes it next, rather than lost; unless it is gone meanwhile (a cancel
-      // removes the coordinator with its children, and then the add fails for want of a parent).
-      if ((await connection.exists(`${prefix}:${queueName}:${id}`)) === 1)
-        await connection.rpush(waitKey(peer), id);
-      throw error;
-    }
-    await this.peerQueue(queueName).remove(id);
-    return true;
+    const outcome = await moveWaitingTask(connection, {
+      prefix,
+      fromQueue: queueName,
+      toQueue: workerChunkQueue(selfId),
+      taskId: id,
+      parentKey: `${prefix}:${COORDINATOR_QUEUE}:${data.jobId}`,
+      dataRead: datas[chosen]!,
+      dataMoved: JSON.stringify({ ...data, stolen: true }),
+      countKey: this.deps.stolenCountKey,
+    });
+    return outcome === 'moved';
   }
 
   async close(): Promise<void> {
     this.closed = true;
     await this.running?.catch(() => undefined);
-    await Promise.all([...this.peerQueues.values()].map((queue) => queue.close()));
-    this.peerQueues.clear();
   }
 
   private cachesAll(task: ChunkTaskData): boolean {
@@ -125,25 +109,6 @@ export class TaskStealer {
     for (let c = task.firstChunk; c < task.firstChunk + task.chunkCount; c++)
       if (!this.deps.isChunkCached(task.dataset, c)) return false;
     return true;
-  }
-
-  private peerQueue(name: string): Queue {
-    let queue = this.peerQueues.get(name);
-    if (!queue) {
-      // A dead peer's queue is deleted by the drainer; keep few objects around.
-      if (this.peerQueues.size >= 32) {
-        const [oldName, oldQueue] = this.peerQueues.entries().next().value as [string, Queue];
-        this.peerQueues.delete(oldName);
-        oldQueue.close().catch(() => undefined);
-      }
-      queue = new Queue(name, {
-        connection: this.deps.connection,
-        prefix: this.deps.prefix,
-        skipMetasUpdate: true,
-      });
-      this.peerQueues.set(name, queue);
-    }
-    return queue;
   }
 }
 

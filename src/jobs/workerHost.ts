@@ -123,25 +123,17 @@ export async function startWorkerHost(
   // The tasks of the chunks this process caches (chunkTaskRouter.ts), and the shared fallback queue.
   const ownChunkWorker = startChunkWorker(workerChunkQueue(workerId), workerConnections[0]!);
   // Out of tasks of its own: take one from a peer that is behind (taskStealer.ts; TASK_STEALING).
-  const ownQueue = config.taskStealing
-    ? new Queue<ChunkTaskData>(workerChunkQueue(workerId), {
+  const stealer = config.taskStealing
+    ? new TaskStealer({
+        registry,
+        selfId: workerId,
         connection: queueConnection,
         prefix,
-        skipMetasUpdate: true,
+        stolenCountKey: keys.tasksStolen,
+        isChunkCached: (dataset, chunk) => store.isChunkCached(dataset, chunk),
+        log,
       })
     : null;
-  const stealer =
-    ownQueue === null
-      ? null
-      : new TaskStealer({
-          registry,
-          selfId: workerId,
-          connection: queueConnection,
-          prefix,
-          ownQueue,
-          isChunkCached: (dataset, chunk) => store.isChunkCached(dataset, chunk),
-          log,
-        });
   if (stealer !== null) ownChunkWorker.on('drained', () => stealer.onDrained());
   const sharedChunkWorker = startChunkWorker(CHUNK_QUEUE, workerConnections[2]!);
   const drainer = new DeadWorkerDrainer({
@@ -197,7 +189,7 @@ export async function startWorkerHost(
       await stealer?.close();
       await Promise.all([ownChunkWorker.close(), sharedChunkWorker.close(), coordinatorWorker.close()]);
       await drainer.close();
-      await Promise.all([chunkRouter.close(), coordinatorQueue.close(), ownQueue?.close(), exec.close()]);
+      await Promise.all([chunkRouter.close(), coordinatorQueue.close(), exec.close()]);
       for (const connection of [...workerConnections, queueConnection, commands]) connection.disconnect();
     },
   };

@@ -80,16 +80,53 @@ describe('stealing chunk tasks from a peer that is behind', () => {
     return jobId;
   }
 
-  function stealer(cached: ReadonlySet<number>): TaskStealer {
+  function stealer(cached: ReadonlySet<number>, selfId = 'thief'): TaskStealer {
     return new TaskStealer({
       registry,
-      selfId: 'thief',
+      selfId,
       connection,
       prefix,
-      ownQueue: thiefQueue,
+      stolenCountKey: keys.tasksStolen,
       isChunkCached: (_dataset, chunk) => cached.has(chunk),
       log: () => undefined,
     });
+  }
+
+  async function stealOnce(cached: ReadonlySet<number>, selfId = 'thief'): Promise<boolean> {
+    const thief = stealer(cached, selfId);
+    try {
+      return await thief.stealOne();
+    } finally {
+      await thief.close();
+    }
+  }
+
+  async function dependenciesOf(jobId: string): Promise<string[]> {
+    return (await redis.smembers(`${prefix}:${COORDINATOR_QUEUE}:${jobId}:dependencies`)).sort();
+  }
+
+  /** Runs both queues until the coordinator leaves waiting-children; returns its partials by task. */
+  async function finishRound(jobId: string): Promise<Map<number, { key: string; value: string }>> {
+    const processor = async (job: Job<ChunkTaskData>) => `partial ${job.data.taskIndex}`;
+    const options = { connection, prefix };
+    const workers = [
+      new Worker(workerChunkQueue('victim'), processor, options),
+      new Worker(workerChunkQueue('thief'), processor, options),
+    ];
+    try {
+      const parent = (await coordinators.getJob(jobId))!;
+      const deadline = Date.now() + 10_000;
+      while ((await parent.getState()) === 'waiting-children') {
+        assert.ok(Date.now() < deadline, 'the round did not finish');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const values = await parent.getChildrenValues<string>();
+      return new Map(
+        Object.entries(values).map(([key, value]) => [parseChunkTaskKey(key)!.taskIndex, { key, value }]),
+      );
+    } finally {
+      await Promise.all(workers.map((worker) => worker.close()));
+    }
   }
 
   async function waitingIds(queue: Queue): Promise<string[]> {
@@ -165,43 +202,83 @@ describe('stealing chunk tasks from a peer that is behind', () => {
 
   it('lets the round finish with every partial, the stolen one from the thief’s queue', async () => {
     const jobId = await roundOf(6);
-    const thief = stealer(new Set([5, 4]));
-    try {
-      assert.equal(await thief.stealOne(), true);
-      assert.equal(await thief.stealOne(), true);
-    } finally {
-      await thief.close();
+    assert.equal(await stealOnce(new Set([5, 4])), true);
+    assert.equal(await stealOnce(new Set([5, 4])), true);
+    const byTask = await finishRound(jobId);
+    assert.deepEqual([...byTask.keys()].sort(), [0, 1, 2, 3, 4, 5], 'one partial per task, none lost');
+    for (const [task, { key, value }] of byTask) {
+      assert.equal(value, `partial ${task}`);
+      const queue = task >= 4 ? 'thief' : 'victim';
+      assert.ok(key.includes(`:${workerChunkQueue(queue)}:`), `task ${task} ran in ${key}`);
     }
-    const processor = async (job: Job<ChunkTaskData>) => `partial ${job.data.taskIndex}`;
-    const options = { connection, prefix };
-    const workers = [
-      new Worker(workerChunkQueue('victim'), processor, options),
-      new Worker(workerChunkQueue('thief'), processor, options),
-    ];
-    try {
-      const parent = (await coordinators.getJob(jobId))!;
-      const deadline = Date.now() + 10_000;
-      while ((await parent.getState()) === 'waiting-children') {
-        assert.ok(Date.now() < deadline, 'the round did not finish');
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      const values = await parent.getChildrenValues<string>();
-      const byTask = new Map(
-        Object.entries(values).map(([key, value]) => [parseChunkTaskKey(key)!.taskIndex, { key, value }]),
-      );
-      assert.deepEqual(
-        [...byTask.keys()].sort(),
-        [0, 1, 2, 3, 4, 5],
-        'one partial per task, none lost or counted twice',
-      );
-      for (const [task, { key, value }] of byTask) {
-        assert.equal(value, `partial ${task}`);
-        const queue = task >= 4 ? 'thief' : 'victim';
-        assert.ok(key.includes(`:${workerChunkQueue(queue)}:`), `task ${task} ran in ${key}`);
-      }
-    } finally {
-      await Promise.all(workers.map((worker) => worker.close()));
-    }
+  });
+
+  it('moves the task and its dependency in one step: the parent always waits on exactly one key for it', async () => {
+    const jobId = await roundOf(3);
+    const before = await dependenciesOf(jobId);
+    const counted = Number((await redis.get(keys.tasksStolen)) ?? 0);
+    assert.equal(await stealOnce(new Set([2])), true);
+    const task = chunkTaskId(jobId, 0, 2);
+    const victimKey = `${prefix}:${workerChunkQueue('victim')}:${task}`;
+    const thiefKey = `${prefix}:${workerChunkQueue('thief')}:${task}`;
+    assert.deepEqual(
+      await dependenciesOf(jobId),
+      before.map((key) => (key === victimKey ? thiefKey : key)).sort(),
+    );
+    assert.equal(await redis.exists(victimKey), 0, 'nothing of the task is left in the victim’s queue');
+    assert.equal(Number(await redis.get(keys.tasksStolen)), counted + 1);
+    // Back to the victim (it caches the chunk too), and once more to the thief: one key each time.
+    assert.equal(await stealOnce(new Set([2]), 'victim'), true);
+    assert.deepEqual(await dependenciesOf(jobId), before);
+    assert.equal(await stealOnce(new Set([2])), true);
+    assert.equal((await dependenciesOf(jobId)).filter((key) => key.endsWith(`:${task}`)).length, 1);
+    const byTask = await finishRound(jobId);
+    assert.deepEqual([...byTask.keys()].sort(), [0, 1, 2]);
+  });
+
+  it('leaves a task where it is while a job of its id is in its own queue (a move back not finished)', async () => {
+    // The failing interleaving of the old add-then-remove steal: worker A had added its copy of a task
+    // of B's but not yet removed B's original when B stole the copy back; B's add then met the original
+    // (same id), added nothing, and the two removals left the parent with no key for the task.
+    const jobId = await roundOf(2);
+    const task = chunkTaskId(jobId, 0, 1);
+    const parent = { id: jobId, queue: `${prefix}:${COORDINATOR_QUEUE}` };
+    await connection.lrem(`${prefix}:${workerChunkQueue('victim')}:wait`, 1, task);
+    await thiefQueue.add('summary', taskData(jobId, 1), { ...CHUNK_TASK_OPTIONS, jobId: task, parent });
+    const before = await dependenciesOf(jobId);
+    assert.equal(before.length, 3, 'the original and the copy');
+    assert.equal(await stealOnce(new Set([1]), 'victim'), false);
+    assert.deepEqual(await dependenciesOf(jobId), before);
+    assert.deepEqual(await waitingIds(thiefQueue), [task], 'the copy is still waiting where it was');
+    await victimQueue.remove(task);
+    const byTask = await finishRound(jobId);
+    assert.deepEqual([...byTask.keys()].sort(), [0, 1]);
+  });
+
+  it('gives a stolen task what BullMQ gives a task added to the thief’s queue (a canary for upgrades)', async () => {
+    const jobId = await roundOf(2);
+    assert.equal(await stealOnce(new Set([1])), true);
+    const parent = { id: jobId, queue: `${prefix}:${COORDINATOR_QUEUE}` };
+    const fresh = await thiefQueue.add('summary', taskData(jobId, 9), {
+      ...CHUNK_TASK_OPTIONS,
+      jobId: chunkTaskId(jobId, 0, 9),
+      parent,
+    });
+    const stolenHash = await redis.hgetall(
+      `${prefix}:${workerChunkQueue('thief')}:${chunkTaskId(jobId, 0, 1)}`,
+    );
+    const freshHash = await redis.hgetall(`${prefix}:${workerChunkQueue('thief')}:${fresh.id}`);
+    assert.deepEqual(Object.keys(stolenHash).sort(), Object.keys(freshHash).sort());
+    for (const field of ['name', 'delay', 'priority', 'parentKey', 'parent'])
+      assert.equal(stolenHash[field], freshHash[field], field);
+    const options = (hash: Record<string, string>) => {
+      const { jobId: _id, ...rest } = JSON.parse(hash['opts']!) as Record<string, unknown>;
+      return rest;
+    };
+    assert.deepEqual(options(stolenHash), options(freshHash));
+    assert.equal(await redis.zscore(`${prefix}:${workerChunkQueue('thief')}:marker`, '0'), '0');
+    const byTask = await finishRound(jobId);
+    assert.deepEqual([...byTask.keys()].sort(), [0, 1, 9]);
   });
 });
 
