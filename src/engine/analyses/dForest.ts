@@ -38,13 +38,7 @@ import {
   preludeMap,
   preludeMerge,
 } from '../trees/prelude.ts';
-import {
-  type PreparedChunk,
-  preparedChunks,
-  preparedFor,
-  rowIdOf,
-  rowKeysOf,
-} from '../trees/preparedChunks.ts';
+import { type PreparedChunk, preparedChunks, preparedFor, rowKeysOf } from '../trees/preparedChunks.ts';
 import { poissonDraw, poissonTable, rowHash, streamHash } from '../trees/rowHash.ts';
 import { resultFeatures, TreeFeatureSchema, TreeParamsFields, treeFeatures } from '../trees/treeParams.ts';
 import { threadPool, treeThreadCount } from '../trees/treeThreads.ts';

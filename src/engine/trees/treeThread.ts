@@ -1,7 +1,7 @@
 import { parentPort } from 'node:worker_threads';
 import { growForestTree } from '../analyses/dForest.ts';
 import { BoostPart } from './boostPart.ts';
-import { type BoostRequest, sumHistograms, sumLosses } from './boostRunner.ts';
+import { sumHistograms, sumLosses } from './boostRunner.ts';
 import type { ThreadReply, ThreadRequest } from './treeThreads.ts';
 
 /**
