@@ -4,7 +4,7 @@ import { dForest } from '../src/engine/analyses/dForest.ts';
 import type { AnyAnalysis, Chunk } from '../src/engine/analysis.ts';
 import { runInProcessDetailed } from '../src/engine/runInProcess.ts';
 import { setLocalTreeLimit } from '../src/engine/trees/localData.ts';
-import { setTreeThreads } from '../src/engine/trees/treeThreads.ts';
+import { setTreeThreads, warmTreeThreads } from '../src/engine/trees/treeThreads.ts';
 import type { DatasetMeta, VarInfo } from '../src/storage/datasetMeta.ts';
 import { modelIO } from '../test/engine/treeHelpers.ts';
 import { generate, tableOf } from './trees.ts';
@@ -19,6 +19,8 @@ export async function fitInProcess(): Promise<void> {
   const rows = Number(process.env['ROWS'] ?? 1_000_000);
   if (process.env['LOCAL'] === '0') setLocalTreeLimit(0);
   if (process.env['THREADS'] !== undefined) setTreeThreads(Number(process.env['THREADS']));
+  // As a worker process does at its start.
+  warmTreeThreads();
   const rowsPerChunk = 250_000;
   const data = generate(rows, 1);
   const chunks: Chunk[] = [];

@@ -1,7 +1,7 @@
 import { ConfigError, loadConfig } from './config.ts';
 import { setLocalTreeLimit } from './engine/trees/localData.ts';
 import { preparedChunks } from './engine/trees/preparedChunks.ts';
-import { setTreeThreads } from './engine/trees/treeThreads.ts';
+import { setTreeThreads, warmTreeThreads } from './engine/trees/treeThreads.ts';
 import { startWorkerHost } from './jobs/workerHost.ts';
 import { DatasetStore } from './storage/datasetStore.ts';
 
@@ -15,6 +15,7 @@ async function main(): Promise<void> {
   preparedChunks.setBudget(config.treeCacheBytes);
   setLocalTreeLimit(config.treeLocalBytes);
   setTreeThreads(config.treeThreads);
+  warmTreeThreads();
   await store.open({ clearStaging: false });
   const log = (message: string, error?: unknown) =>
     console.error(

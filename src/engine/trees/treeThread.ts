@@ -1,5 +1,4 @@
 import { parentPort } from 'node:worker_threads';
-import { growForestTree } from '../analyses/dForest.ts';
 import { BoostPart } from './boostPart.ts';
 import { sumHistograms, sumLosses } from './boostRunner.ts';
 import type { ThreadReply, ThreadRequest } from './treeThreads.ts';
@@ -11,9 +10,14 @@ import type { ThreadReply, ThreadRequest } from './treeThreads.ts';
  */
 
 const rounds = new Map<number, BoostPart[]>();
+/** Loaded on the first forest request: a boosting thread then starts without the analysis modules. */
+let forest: Promise<typeof import('../analyses/dForest.ts')> | null = null;
 
-function handle(request: ThreadRequest): unknown {
-  if (request.op === 'forestTree') return growForestTree(request);
+async function handle(request: ThreadRequest): Promise<unknown> {
+  if (request.op === 'forestTree') {
+    forest ??= import('../analyses/dForest.ts');
+    return (await forest).growForestTree(request);
+  }
   if (request.op === 'open') {
     const { input, ranges } = request;
     rounds.set(
@@ -40,11 +44,16 @@ function handle(request: ThreadRequest): unknown {
   }
 }
 
+/** Requests are answered one at a time, in order (the first forest request waits for its module). */
+let queue: Promise<void> = Promise.resolve();
+
 parentPort?.on('message', (message: ThreadRequest & { id: number }) => {
-  try {
-    parentPort?.postMessage({ id: message.id, result: handle(message) } satisfies ThreadReply);
-  } catch (error) {
-    const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
-    parentPort?.postMessage({ id: message.id, error: text } satisfies ThreadReply);
-  }
+  queue = queue.then(async () => {
+    try {
+      parentPort?.postMessage({ id: message.id, result: await handle(message) } satisfies ThreadReply);
+    } catch (error) {
+      const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
+      parentPort?.postMessage({ id: message.id, error: text } satisfies ThreadReply);
+    }
+  });
 });

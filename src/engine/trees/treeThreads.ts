@@ -97,6 +97,14 @@ export class TreeThread {
 
 const threads: TreeThread[] = [];
 
+/**
+ * Starts the configured threads now (a worker process, at its start): a thread takes ~0.2 s and more
+ * to load, which a first local fit would otherwise wait for.
+ */
+export function warmTreeThreads(): void {
+  if (threadCount > 1) threadPool(threadCount);
+}
+
 /** `count` live threads, started on first use and kept for later rounds (a thread starts in ~0.2 s). */
 export function threadPool(count: number): TreeThread[] {
   for (let t = 0; t < count; t++) {
