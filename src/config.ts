@@ -53,8 +53,9 @@ export interface Config {
    */
   treeLocalBytes: number;
   /**
-   * `TREE_THREADS`: threads a worker's local boosting round runs on (src/engine/trees/boostRunner.ts):
-   * 1, 2 or 4 (other counts round down). Results do not depend on it. @defaultValue cores, at most 4
+   * `TREE_THREADS`: threads a worker's local tree fits run on (src/engine/trees/treeThreads.ts): a
+   * boosting round's row parts, a forest group's trees. 1, 2 or 4 (other counts round down). Results do
+   * not depend on it. @defaultValue cores, at most 4
    */
   treeThreads: number;
   /**

@@ -7,10 +7,9 @@ import { runInProcess, runInProcessDetailed } from '../../src/engine/runInProces
 import { setPassBudget } from '../../src/engine/trees/levelGrowth.ts';
 import { setLocalTreeLimit } from '../../src/engine/trees/localData.ts';
 import { preparedChunks } from '../../src/engine/trees/preparedChunks.ts';
-import { setTreeThreads } from '../../src/engine/trees/treeThreads.ts';
 import { UserError } from '../../src/userError.ts';
 import { irisDataset, makeDataset, seededRandom, type TestDataset } from './helpers.ts';
-import { modelIO } from './treeHelpers.ts';
+import { modelIO, onEachThreadCount } from './treeHelpers.ts';
 
 async function fit(
   params: Record<string, unknown>,
@@ -306,19 +305,7 @@ describe('bTrees', () => {
         rowSelection: 'x1 > 0.2',
       },
     ]) {
-      const fits = [];
-      for (const threads of [1, 2, 4]) {
-        const previous = setTreeThreads(threads);
-        try {
-          fits.push(await fit(params, dataset));
-        } finally {
-          setTreeThreads(previous);
-        }
-      }
-      const [one, ...others] = fits as [
-        Awaited<ReturnType<typeof fit>>,
-        ...Awaited<ReturnType<typeof fit>>[],
-      ];
+      const { one, others } = await onEachThreadCount(() => fit(params, dataset));
       assert.ok(one.body.trees.length > 0);
       for (const other of others) {
         assert.deepEqual(other.body, one.body);

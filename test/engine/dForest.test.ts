@@ -12,9 +12,8 @@ import { runInProcessDetailed } from '../../src/engine/runInProcess.ts';
 import { setPassBudget } from '../../src/engine/trees/levelGrowth.ts';
 import { setLocalTreeLimit } from '../../src/engine/trees/localData.ts';
 import { poissonDraw, poissonTable, rowUniform } from '../../src/engine/trees/rowHash.ts';
-import { setTreeThreads } from '../../src/engine/trees/treeThreads.ts';
 import { irisDataset, makeDataset, seededRandom, type TestDataset } from './helpers.ts';
-import { modelIO } from './treeHelpers.ts';
+import { modelIO, onEachThreadCount } from './treeHelpers.ts';
 
 async function fit(
   params: Record<string, unknown>,
@@ -189,19 +188,7 @@ describe('dForest', () => {
       { formula: 'cls ~ x1 + x2', nTree: 20, maxDepth: 5, seed: 5 },
       { formula: 'y ~ x1 + x2', nTree: 9, maxDepth: 4, seed: 6, mTry: 1 },
     ]) {
-      const fits: Awaited<ReturnType<typeof fit>>[] = [];
-      for (const threads of [1, 2, 4]) {
-        const previous = setTreeThreads(threads);
-        try {
-          fits.push(await fit(params, dataset));
-        } finally {
-          setTreeThreads(previous);
-        }
-      }
-      const [one, ...others] = fits as [
-        Awaited<ReturnType<typeof fit>>,
-        ...Awaited<ReturnType<typeof fit>>[],
-      ];
+      const { one, others } = await onEachThreadCount(() => fit(params, dataset));
       assert.equal(one.body.trees.length, params.nTree);
       for (const other of others) {
         assert.deepEqual(other.body, one.body);

@@ -1,5 +1,6 @@
 import type { Table } from 'apache-arrow';
 import type { JobIO } from '../../src/engine/jobIO.ts';
+import { setTreeThreads } from '../../src/engine/trees/treeThreads.ts';
 import type { StoredModel } from '../../src/storage/modelStore.ts';
 import { makeDataset, parseCsv, referenceText, type TestDataset } from './helpers.ts';
 
@@ -53,4 +54,21 @@ export async function kyphosis(rowsPerChunk: number): Promise<TestDataset> {
 /** All chunks of a test dataset as one table (for scoring the training data in one go). */
 export function tablesOf(dataset: TestDataset): Table[] {
   return dataset.chunks.map((c) => c.table);
+}
+
+/**
+ * `fit` run with 1, 2 and 4 tree threads (src/engine/trees/treeThreads.ts): the first result, and the
+ * others to compare with it.
+ */
+export async function onEachThreadCount<T>(fit: () => Promise<T>): Promise<{ one: T; others: T[] }> {
+  const fits: T[] = [];
+  for (const threads of [1, 2, 4]) {
+    const previous = setTreeThreads(threads);
+    try {
+      fits.push(await fit());
+    } finally {
+      setTreeThreads(previous);
+    }
+  }
+  return { one: fits[0] as T, others: fits.slice(1) };
 }
