@@ -310,7 +310,8 @@ export async function benchTrees(): Promise<void> {
       );
       for (const job of jobs) {
         const start = process.hrtime.bigint();
-        const result = await runJob<{ passes: number; modelId: string }>(server.url, job.body);
+        // Up to an hour: 10 million rows take minutes.
+        const result = await runJob<{ passes: number; modelId: string }>(server.url, job.body, {}, 3600);
         const seconds = Number(process.hrtime.bigint() - start) / 1e9;
         const area = await job.score(result.modelId);
         report(

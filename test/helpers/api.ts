@@ -85,14 +85,15 @@ export async function waitForJob(url: string, id: string, seconds = 120, auth: A
   }
 }
 
-/** Submits, waits for completion and returns the result object. */
+/** Submits, waits for completion (at most `seconds`) and returns the result object. */
 export async function runJob<T>(
   url: string,
   body: { type: string; dataset?: string; params?: Record<string, unknown> },
   auth: Auth = {},
+  seconds = 120,
 ): Promise<T> {
   const job = await submitJob(url, body, auth);
-  const done = await waitForJob(url, job.id, 120, auth);
+  const done = await waitForJob(url, job.id, seconds, auth);
   assert.equal(done.status, 'completed', JSON.stringify(done.error));
   const res = await withAuth(request(url).get(`/v1/jobs/${job.id}/result`), auth).expect(200);
   return res.body.result as T;
