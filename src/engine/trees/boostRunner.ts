@@ -5,12 +5,12 @@ import { type TreeThread, threadPool, treeThreadCount } from './treeThreads.ts';
 
 /**
  * Runs a local boosting round's per-row work (boostPart.ts) on all cores. The input is cut into
- * BOOST_PARTS fixed row ranges whatever the machine, and their sums are added in part order, so a fit
- * is bit-identical with any number of threads (treeThreads.ts: 1, 2 or 4, each holding a whole branch
- * of the pairwise sums): threads only decide where the parts run. Each thread
- * holds a block of consecutive parts; the typed arrays of the input are SharedArrayBuffer-backed, so a thread
- * reads the codes and writes its rows' scores in place, and only tree splits, leaf values and
- * histograms travel in messages.
+ * BOOST_PARTS fixed row ranges whatever the machine, and their sums are added pairwise in part order,
+ * so a fit is bit-identical with any number of threads (treeThreads.ts: 1, 2 or 4, each holding a
+ * block of consecutive parts, a whole branch of the pairwise sums): threads only decide where the
+ * parts run. The input's typed arrays are SharedArrayBuffer-backed, so a thread reads the codes and
+ * writes its rows' scores in place, and only tree splits, leaf values and histogram views travel in
+ * messages.
  */
 
 export const BOOST_PARTS = 4;
