@@ -795,13 +795,19 @@ async function oobPartition(
   const prepared = await preparedInput(state, fit.prelude.bins, context.readInput);
   const [from, to] = share(partition, OOB_PARTITIONS, prepared.numRows);
   const missing = missingCodes(fit.prelude.bins);
-  const boot = fit.trees.map((_, t) => bootstrapCounts(prepared, state.options, t, from, to));
-  const leaf = fit.trees.map((tree, t) => {
+  const boot: Uint8Array[] = [];
+  const leaf: Int32Array[] = [];
+  for (let t = 0; t < fit.trees.length; t++) {
+    const drawn = bootstrapCounts(prepared, state.options, t, from, to);
+    const take = drawn.map((d, r) => (d === 0 && prepared.weight[from + r] !== 0 ? 1 : 0));
     const out = new Int32Array(to - from);
-    const take = (boot[t] as Uint8Array).map((d, r) => (d === 0 && prepared.weight[from + r] !== 0 ? 1 : 0));
-    leavesOf(treeWalker(tree), prepared.codes, missing, from, to, take, out);
-    return out;
-  });
+    leavesOf(treeWalker(fit.trees[t] as GrowTree), prepared.codes, missing, from, to, take, out);
+    boot.push(drawn);
+    leaf.push(out);
+    // Tree by tree, the event loop gets a turn: a partition of ten million rows takes seconds, and
+    // the worker's heartbeat must not stop meanwhile (a peer would take it for dead and drain it).
+    await new Promise((resolve) => setImmediate(resolve));
+  }
   return scoreOob(fit, prepared, from, to, boot, leaf);
 }
 
