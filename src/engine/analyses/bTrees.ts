@@ -44,7 +44,6 @@ import {
 } from '../trees/prelude.ts';
 import { type PreparedChunk, preparedChunks, preparedFor, rowKeysOf } from '../trees/preparedChunks.ts';
 import { resultFeatures, TreeFeatureSchema, TreeParamsFields, treeFeatures } from '../trees/treeParams.ts';
-import { shareArray } from '../trees/treeThreads.ts';
 
 /**
  * rxBTrees: stochastic gradient boosting of regression trees (Friedman 2001/2002, as gbm), grown on
@@ -256,7 +255,11 @@ function scoresOf(prepared: PreparedChunk, fit: Fit, missing: Int32Array): Float
   let entry = prepared.derived.get('scores') as Scores | undefined;
   if (entry === undefined || entry.applied > fit.trees.length) {
     if (entry === undefined) preparedChunks.account(prepared, 8 * fit.classes * prepared.numRows);
-    entry = { applied: 0, scores: fit.initPred.map((init) => new Float64Array(prepared.numRows).fill(init)) };
+    // Shared memory: a local round's boosting threads update the scores in place (boostRunner.ts).
+    const scores = fit.initPred.map((init) =>
+      new Float64Array(new SharedArrayBuffer(8 * prepared.numRows)).fill(init),
+    );
+    entry = { applied: 0, scores };
     prepared.derived.set('scores', entry);
   }
   if (entry.applied < fit.trees.length) {
@@ -461,8 +464,8 @@ function startFit(state: BTreesState, prelude: PreludeOutcome): Fit {
     trainLoss: [],
     importance: data.features.map(() => 0),
     // Per row and class: the score, (g, h, count), and a local round's two node-ordered copies
-    // (orderedRows.ts: about 12 doubles); per row: the sample count, row lists and shared copies of
-    // the response, weight, count and draw key (boostLocally).
+    // (orderedRows.ts: about 12 doubles); per row: the sample count, row lists and leaves
+    // (boostPart.ts), the draw key and row-major codes (localData.ts).
     local: fitsLocally(prelude.rows, data.features.length, 5 + 16 * classes),
   };
 }
@@ -697,37 +700,18 @@ function leafValues(options: Options, tree: GrowTree): Float64Array {
 }
 
 /**
- * A local round's input: the prepared input's arrays and the scores (brought up to date), in
- * SharedArrayBuffers that the boosting threads read and write in place (copied once per job).
+ * A local round's input: the prepared input's arrays and the scores (brought up to date), all in
+ * shared memory (localData.ts, rowKeysOf, scoresOf), so the boosting threads read and write them in
+ * place.
  */
 function localInput(prepared: PreparedChunk, state: BTreesState, fit: Fit, missing: Int32Array): BoostInput {
-  const input = gradientInput(prepared, state, fit, missing);
-  const entry = prepared.derived.get('scores') as Scores;
-  if (entry.scores.some((score) => !(score.buffer instanceof SharedArrayBuffer)))
-    entry.scores = entry.scores.map((score) => shareArray(score));
-  let shared = prepared.derived.get('sharedInput') as SharedInput | undefined;
-  if (shared === undefined) {
-    const weight = shareArray(input.weight);
-    shared = {
-      y: shareArray(input.y),
-      weight,
-      count: input.count === input.weight ? weight : shareArray(input.count),
-      keys: shareArray(input.keys),
-    };
-    prepared.derived.set('sharedInput', shared);
-    preparedChunks.account(prepared, prepared.numRows * 28);
-  }
   return {
-    ...input,
-    ...shared,
-    scores: entry.scores,
+    ...gradientInput(prepared, state, fit, missing),
     rowCodes: rowCodesOf(prepared),
     p: fit.prelude.bins.length,
     missing,
   };
 }
-
-type SharedInput = Pick<BoostInput, 'y' | 'weight' | 'count' | 'keys'>;
 
 async function buildResult(state: BTreesState, fit: Fit, context: FinalizeContext): Promise<BTreesResult> {
   const { data, options } = state;

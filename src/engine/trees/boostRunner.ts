@@ -13,7 +13,7 @@ import { type TreeThread, threadPool, treeThreadCount } from './treeThreads.ts';
  * messages.
  */
 
-export const BOOST_PARTS = 4;
+const BOOST_PARTS = 4;
 
 export interface BoostRunner {
   /** Iteration's draws and gradients in every part (`grow`: and their roots' rows); the summed loss. */
@@ -103,8 +103,6 @@ let nextRunner = 0;
 
 class ThreadRunner implements BoostRunner {
   private readonly id = nextRunner++;
-  /** Parts held by each thread, by part index. */
-  private readonly held: number[][];
   private readonly opened: Promise<unknown>;
 
   constructor(
@@ -112,15 +110,15 @@ class ThreadRunner implements BoostRunner {
     ranges: Array<[number, number]>,
     private readonly pool: TreeThread[],
   ) {
+    // Thread t holds parts t * block .. (t + 1) * block - 1.
     const block = ranges.length / pool.length;
-    this.held = pool.map((_, t) => Array.from({ length: block }, (_, j) => t * block + j));
     this.opened = Promise.all(
       pool.map((thread, t) =>
         thread.request({
           op: 'open',
           runner: this.id,
           input,
-          ranges: (this.held[t] as number[]).map((k) => ranges[k] as [number, number]),
+          ranges: ranges.slice(t * block, (t + 1) * block),
         }),
       ),
     );

@@ -2,7 +2,6 @@ import type { Chunk } from '../analysis.ts';
 import type { FeatureBins } from './binning.ts';
 import type { TreeDataPlan } from './data.ts';
 import { type PreparedChunk, prepareChunk, preparedChunks, rowKeysOf } from './preparedChunks.ts';
-import { shareArray } from './treeThreads.ts';
 
 /**
  * Local fits: when a job's prepared data fits one worker, a tree analysis grows whole trees in one
@@ -83,12 +82,10 @@ function rowMajor(codes: readonly Uint16Array[], rows: number): Uint16Array {
 
 /**
  * The prepared input as a tree thread (treeThreads.ts) is sent it: the same arrays, which are shared
- * (concatenate makes them so), and of the derived values only the draw keys (shared on first use).
+ * (concatenate and rowKeysOf make them so), and of the derived values only the draw keys.
  */
 export function portableInput(prepared: PreparedChunk, seed: number): PreparedChunk {
-  const keys = shareArray(rowKeysOf(prepared, seed));
-  prepared.derived.set('rowKeys', keys);
-  return { ...prepared, derived: new Map([['rowKeys', keys]]) };
+  return { ...prepared, derived: new Map([['rowKeys', rowKeysOf(prepared, seed)]]) };
 }
 
 /** An array of `n` elements in shared memory (tree threads read a local fit's input in place). */

@@ -180,7 +180,8 @@ export function rowIdOf(prepared: PreparedChunk, i: number): number {
 export function rowKeysOf(prepared: PreparedChunk, seed: number): Uint32Array {
   let keys = prepared.derived.get('rowKeys') as Uint32Array | undefined;
   if (keys === undefined) {
-    keys = new Uint32Array(prepared.numRows);
+    // Shared memory: a local fit's tree threads (treeThreads.ts) read the keys in place.
+    keys = new Uint32Array(new SharedArrayBuffer(4 * prepared.numRows));
     for (let i = 0; i < keys.length; i++) keys[i] = rowKey(seed, rowIdOf(prepared, i));
     prepared.derived.set('rowKeys', keys);
     preparedChunks.account(prepared, 4 * prepared.numRows);

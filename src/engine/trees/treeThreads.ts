@@ -6,7 +6,7 @@ import type { BoostRequest } from './boostRunner.ts';
 /**
  * The worker threads of local tree fits (trees/localData.ts): a boosting round's row parts
  * (boostRunner.ts) and a forest round's trees (dForest.ts) run on them. They read the prepared input in
- * place: its typed arrays are SharedArrayBuffer-backed (shareArray), so a request carries only small
+ * place: its typed arrays are SharedArrayBuffer-backed (localData.ts), so a request carries only small
  * things (tree splits, leaf values, tree numbers) and its answer a histogram view or a tree.
  */
 
@@ -29,17 +29,6 @@ export function treeThreadCount(): number {
 
 function threadsFor(count: number): number {
   return count >= 4 ? 4 : count >= 2 ? 2 : 1;
-}
-
-type Shareable = Float64Array | Int32Array | Uint32Array | Uint16Array;
-
-/** `array` itself when it is SharedArrayBuffer-backed, else a shared copy. */
-export function shareArray<T extends Shareable>(array: T): T {
-  if (array.buffer instanceof SharedArrayBuffer) return array;
-  const Make = array.constructor as new (buffer: SharedArrayBuffer) => T;
-  const copy = new Make(new SharedArrayBuffer(array.byteLength));
-  (copy as Shareable).set(array);
-  return copy;
 }
 
 /** What a tree thread is asked (treeThread.ts answers them). */
