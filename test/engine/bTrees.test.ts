@@ -5,11 +5,10 @@ import { type BTreesResult, BTreesResultSchema, bTrees } from '../../src/engine/
 import { type BTreesModelBody, predictBTrees } from '../../src/engine/models/treeScore.ts';
 import { runInProcess, runInProcessDetailed } from '../../src/engine/runInProcess.ts';
 import { setPassBudget } from '../../src/engine/trees/levelGrowth.ts';
-import { setLocalTreeLimit } from '../../src/engine/trees/localData.ts';
 import { preparedChunks } from '../../src/engine/trees/preparedChunks.ts';
 import { UserError } from '../../src/userError.ts';
 import { irisDataset, makeDataset, seededRandom, type TestDataset } from './helpers.ts';
-import { modelIO, onEachThreadCount } from './treeHelpers.ts';
+import { inLevelPasses, modelIO, onEachThreadCount } from './treeHelpers.ts';
 
 async function fit(
   params: Record<string, unknown>,
@@ -231,18 +230,18 @@ describe('bTrees', () => {
       seed: 2,
     };
     // Level passes (a local fit makes no passes per level).
-    const local = setLocalTreeLimit(0);
-    const whole = await fit(params, iris);
-    const previous = setPassBudget(1);
-    try {
-      const sliced = await fit(params, iris);
-      assert.deepEqual(sliced.body, whole.body);
-      assert.deepEqual(sliced.result.trainLoss, whole.result.trainLoss);
-      assert.ok(sliced.result.passes > whole.result.passes);
-    } finally {
-      setPassBudget(previous);
-      setLocalTreeLimit(local);
-    }
+    await inLevelPasses(async () => {
+      const whole = await fit(params, iris);
+      const previous = setPassBudget(1);
+      try {
+        const sliced = await fit(params, iris);
+        assert.deepEqual(sliced.body, whole.body);
+        assert.deepEqual(sliced.result.trainLoss, whole.result.trainLoss);
+        assert.ok(sliced.result.passes > whole.result.passes);
+      } finally {
+        setPassBudget(previous);
+      }
+    });
   });
 
   it('a local fit grows the trees the level passes grow', async () => {
@@ -263,13 +262,7 @@ describe('bTrees', () => {
       },
     ]) {
       const local = await fit(params, dataset);
-      const previous = setLocalTreeLimit(0);
-      let passes: Awaited<ReturnType<typeof fit>>;
-      try {
-        passes = await fit(params, dataset);
-      } finally {
-        setLocalTreeLimit(previous);
-      }
+      const passes = await inLevelPasses(() => fit(params, dataset));
       assert.ok(local.result.passes < passes.result.passes, 'the local fit took fewer rounds');
       assert.equal(local.body.trees.length, passes.body.trees.length);
       local.body.trees.forEach((tree, t) => {

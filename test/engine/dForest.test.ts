@@ -10,10 +10,9 @@ import {
 import { type DForestModelBody, predictDForest } from '../../src/engine/models/treeScore.ts';
 import { runInProcessDetailed } from '../../src/engine/runInProcess.ts';
 import { setPassBudget } from '../../src/engine/trees/levelGrowth.ts';
-import { setLocalTreeLimit } from '../../src/engine/trees/localData.ts';
 import { poissonDraw, poissonTable, rowUniform } from '../../src/engine/trees/rowHash.ts';
 import { irisDataset, makeDataset, seededRandom, type TestDataset } from './helpers.ts';
-import { modelIO, onEachThreadCount } from './treeHelpers.ts';
+import { inLevelPasses, modelIO, onEachThreadCount } from './treeHelpers.ts';
 
 async function fit(
   params: Record<string, unknown>,
@@ -148,8 +147,7 @@ describe('dForest', () => {
   it('level passes: one pass per level shared by all trees, the same forest with levels split over passes', async () => {
     const iris = await irisDataset(40);
     const params = { formula: IRIS, nTree: 6, seed: 4, minSplit: 5, minBucket: 2, maxDepth: 4 };
-    const local = setLocalTreeLimit(0);
-    try {
+    await inLevelPasses(async () => {
       const whole = await fit(params, iris);
       // One sketch pass, at most maxDepth + 1 level passes (the last finds no split), one out-of-bag pass.
       assert.ok(whole.rounds <= 1 + 5 + 1, `${whole.rounds} passes`);
@@ -162,9 +160,7 @@ describe('dForest', () => {
       } finally {
         setPassBudget(previous);
       }
-    } finally {
-      setLocalTreeLimit(local);
-    }
+    });
   });
 
   it('a local fit is bit-identical on 1, 2 and 4 threads', async () => {
@@ -231,13 +227,7 @@ describe('dForest', () => {
       { formula: 'cls ~ x1 + x2 + g', nTree: 5, maxDepth: 4, seed: 8, rowSelection: 'x1 > 0.3' },
     ]) {
       const local = await fit(params, dataset);
-      const previous = setLocalTreeLimit(0);
-      let passes: Awaited<ReturnType<typeof fit>>;
-      try {
-        passes = await fit(params, dataset);
-      } finally {
-        setLocalTreeLimit(previous);
-      }
+      const passes = await inLevelPasses(() => fit(params, dataset));
       assert.ok(local.rounds < passes.rounds, 'the local fit took fewer rounds');
       assert.equal(local.body.trees.length, params.nTree);
       assert.ok(

@@ -1,5 +1,6 @@
 import type { Table } from 'apache-arrow';
 import type { JobIO } from '../../src/engine/jobIO.ts';
+import { setLocalTreeLimit } from '../../src/engine/trees/localData.ts';
 import { setTreeThreads } from '../../src/engine/trees/treeThreads.ts';
 import type { StoredModel } from '../../src/storage/modelStore.ts';
 import { makeDataset, parseCsv, referenceText, type TestDataset } from './helpers.ts';
@@ -71,4 +72,14 @@ export async function onEachThreadCount<T>(fit: () => Promise<T>): Promise<{ one
     }
   }
   return { one: fits[0] as T, others: fits.slice(1) };
+}
+
+/** `run` with local tree fits off (src/engine/trees/localData.ts): every fit grows in level passes. */
+export async function inLevelPasses<T>(run: () => Promise<T>): Promise<T> {
+  const previous = setLocalTreeLimit(0);
+  try {
+    return await run();
+  } finally {
+    setLocalTreeLimit(previous);
+  }
 }

@@ -5,7 +5,22 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { writeNumericDataset } from '../../bench/generatedDataset.ts';
 import { ChunkCache } from '../../src/storage/chunkCache.ts';
+import type { DatasetMeta } from '../../src/storage/datasetMeta.ts';
 import { DatasetMissingError, DatasetStore } from '../../src/storage/datasetStore.ts';
+
+/** A temporary data folder holding one 100-row, 2-chunk dataset, removed after `run`. */
+async function withStoredDataset(
+  run: (dir: string, writer: DatasetStore, meta: DatasetMeta) => Promise<void>,
+): Promise<void> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'rxserve-cache-'));
+  try {
+    const writer = new DatasetStore(dir);
+    await writer.open({ clearStaging: true });
+    await run(dir, writer, await writeNumericDataset(writer, { rows: 100, columns: 2, rowsPerChunk: 50 }));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
 
 describe('chunk cache', () => {
   it('keeps the most recently used chunks within its byte budget', () => {
@@ -37,27 +52,17 @@ describe('chunk cache', () => {
     cache.set('own/2', Buffer.alloc(10));
     assert.equal(cache.has('own/0'), false);
 
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'rxserve-cache-'));
-    try {
-      const writer = new DatasetStore(dir);
-      await writer.open({ clearStaging: true });
-      const meta = await writeNumericDataset(writer, { rows: 100, columns: 2, rowsPerChunk: 50 });
+    await withStoredDataset(async (dir, _writer, meta) => {
       const worker = new DatasetStore(dir, { chunkCacheBytes: 1 << 20 });
       assert.equal(worker.isChunkCached(meta.id, 0), false);
       await worker.readChunk(meta.id, 0);
       assert.equal(worker.isChunkCached(meta.id, 0), true);
       assert.equal(new DatasetStore(dir).isChunkCached(meta.id, 0), false, 'no cache, nothing cached');
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('never serves a dataset that was deleted, even from memory', async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'rxserve-cache-'));
-    try {
-      const writer = new DatasetStore(dir);
-      await writer.open({ clearStaging: true });
-      const meta = await writeNumericDataset(writer, { rows: 100, columns: 2, rowsPerChunk: 50 });
+    await withStoredDataset(async (dir, writer, meta) => {
       // A second store stands for a worker process with its own cache.
       const worker = new DatasetStore(dir, { chunkCacheBytes: 1 << 20 });
       const first = await worker.readChunk(meta.id, 1);
@@ -65,8 +70,6 @@ describe('chunk cache', () => {
       assert.equal((await worker.readChunk(meta.id, 1, ['x2'])).numCols, 1);
       await writer.delete(meta.id);
       await assert.rejects(worker.readChunk(meta.id, 1), DatasetMissingError);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
