@@ -43,6 +43,7 @@ import {
   preludeMerge,
 } from '../trees/prelude.ts';
 import { type PreparedChunk, preparedChunks, preparedFor, rowKeysOf } from '../trees/preparedChunks.ts';
+import { rowKernelModule } from '../trees/rowKernels.ts';
 import { resultFeatures, TreeFeatureSchema, TreeParamsFields, treeFeatures } from '../trees/treeParams.ts';
 
 /**
@@ -465,8 +466,9 @@ function startFit(state: BTreesState, prelude: PreludeOutcome): Fit {
     importance: data.features.map(() => 0),
     // Per row and class: the score, (g, h, count), and a local round's two node-ordered copies
     // (orderedRows.ts: about 12 doubles); per row: the sample count, row lists and leaves
-    // (boostPart.ts), the draw key and row-major codes (localData.ts).
-    local: fitsLocally(prelude.rows, data.features.length, 5 + 16 * classes),
+    // (boostPart.ts), the draw key and row-major codes (localData.ts), and the part's own copy of
+    // those codes where its WebAssembly loops read them (2 bytes a predictor).
+    local: fitsLocally(prelude.rows, data.features.length, 5 + 16 * classes + data.features.length / 4),
   };
 }
 
@@ -650,7 +652,7 @@ async function boostLocally(state: BTreesState, context: MapContext): Promise<BT
   );
   const last = Math.min(options.nTree, fit.iteration + perRound);
   const { stride, featureOffset } = layoutOf(fit, 1);
-  const runner = boostRunner(localInput(prepared, state, fit, missing));
+  const runner = boostRunner(localInput(prepared, state, fit, missing), await rowKernelModule());
   const scratch = { full: new Float64Array(0) };
   try {
     while (fit.iteration < last) {

@@ -1,6 +1,7 @@
 import { type GradientInput, gradientRange, type LossSum } from './boostGradients.ts';
 import { leavesRowMajor, type TreeWalker } from './growTree.ts';
 import { OrderedRows } from './orderedRows.ts';
+import { KernelHeap } from './rowKernels.ts';
 
 /**
  * One fixed range of the rows of a local boosting round (bTrees.ts boostLocally), with everything the
@@ -31,6 +32,10 @@ export interface LevelWork {
 }
 
 export class BoostPart {
+  /** Where the part's row loops work (rowKernels.ts): its codes, gradients, rows and histograms. */
+  private readonly heap: KernelHeap;
+  /** The part's rows' codes, row-major (row i's at (i - from) p): a copy of its rows of `rowCodes`. */
+  private readonly codes: Uint16Array;
   private readonly ghc: Float64Array[];
   private readonly count: Float64Array;
   private readonly rows: OrderedRows[];
@@ -45,12 +50,18 @@ export class BoostPart {
     private readonly input: BoostInput,
     readonly from: number,
     readonly to: number,
+    kernels: WebAssembly.Module,
   ) {
     const n = to - from;
-    this.ghc = Array.from({ length: input.classes }, () => new Float64Array(3 * n));
+    const { p, classes } = input;
+    // Codes, ids and (g, h, count); the sampled rows' two node-ordered copies grow as they are needed.
+    this.heap = new KernelHeap(kernels, n * (2 * p + 4 + 24 * classes));
+    this.codes = this.heap.u16(n * p);
+    this.codes.set(input.rowCodes.subarray(from * p, to * p));
+    this.ghc = Array.from({ length: classes }, () => this.heap.f64(3 * n));
     this.count = new Float64Array(n);
-    this.rows = Array.from({ length: input.classes }, () => new OrderedRows(input.p));
-    this.ids = new Int32Array(n);
+    this.rows = Array.from({ length: classes }, () => new OrderedRows(p, this.heap, input.missing));
+    this.ids = this.heap.i32(n);
     this.sampled = this.ids.subarray(0, 0);
     this.others = this.ids.subarray(0, 0);
     this.leaves = new Int32Array(n);
@@ -74,7 +85,7 @@ export class BoostPart {
     this.sampled = ids.subarray(0, front);
     this.others = ids.subarray(front);
     this.rows.forEach((rows, c) => {
-      rows.load(this.sampled, this.input.rowCodes, this.ghc[c] as Float64Array, from);
+      rows.load(this.sampled, this.codes, this.ghc[c] as Float64Array, from);
     });
     return sum;
   }
@@ -91,9 +102,7 @@ export class BoostPart {
       for (const node of nodes) rows.split(work.walkers[c] as TreeWalker, node, missing);
     });
     if (this.histBuffer.length < size)
-      this.histBuffer = new Float64Array(
-        new SharedArrayBuffer(8 * Math.max(size, Math.ceil(this.histBuffer.length * 1.5))),
-      );
+      this.histBuffer = this.heap.f64(Math.max(size, Math.ceil(this.histBuffer.length * 1.5)));
     const hist = this.histBuffer.subarray(0, size);
     hist.fill(0);
     work.built.forEach(({ tree, node }, b) => {

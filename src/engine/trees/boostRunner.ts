@@ -25,15 +25,16 @@ export interface BoostRunner {
   close(): void;
 }
 
-export function boostRunner(input: BoostInput): BoostRunner {
+/** `kernels`: rowKernels.ts rowKernelModule, which each part instantiates. */
+export function boostRunner(input: BoostInput, kernels: WebAssembly.Module): BoostRunner {
   const ranges = partRanges(input.weight.length);
   const threadCount = treeThreadCount();
-  if (threadCount <= 1) return new InlineRunner(input, ranges);
+  if (threadCount <= 1) return new InlineRunner(input, ranges, kernels);
   for (const score of input.scores) {
     if (!(score.buffer instanceof SharedArrayBuffer))
       throw new Error('boosting threads need SharedArrayBuffer-backed scores (the threads write them)');
   }
-  return new ThreadRunner(input, ranges, threadPool(threadCount));
+  return new ThreadRunner(input, ranges, kernels, threadPool(threadCount));
 }
 
 /** BOOST_PARTS contiguous ranges of `n` rows, as equal as can be. */
@@ -69,8 +70,8 @@ export function sumHistograms(hists: readonly Float64Array[]): Float64Array {
 class InlineRunner implements BoostRunner {
   private readonly parts: BoostPart[];
 
-  constructor(input: BoostInput, ranges: ReadonlyArray<[number, number]>) {
-    this.parts = ranges.map(([from, to]) => new BoostPart(input, from, to));
+  constructor(input: BoostInput, ranges: ReadonlyArray<[number, number]>, kernels: WebAssembly.Module) {
+    this.parts = ranges.map(([from, to]) => new BoostPart(input, from, to, kernels));
   }
 
   async start(iteration: number, grow: boolean): Promise<LossSum> {
@@ -93,7 +94,13 @@ class InlineRunner implements BoostRunner {
 
 /** A request to a tree thread (treeThread.ts) about a round's parts (`runner` names the round). */
 export type BoostRequest =
-  | { op: 'open'; runner: number; input: BoostInput; ranges: Array<[number, number]> }
+  | {
+      op: 'open';
+      runner: number;
+      input: BoostInput;
+      ranges: Array<[number, number]>;
+      kernels: WebAssembly.Module;
+    }
   | { op: 'start'; runner: number; iteration: number; grow: boolean }
   | { op: 'level'; runner: number; work: LevelWork; size: number }
   | { op: 'finish'; runner: number; walkers: TreeWalker[]; values: Float64Array[] }
@@ -108,6 +115,7 @@ class ThreadRunner implements BoostRunner {
   constructor(
     input: BoostInput,
     ranges: Array<[number, number]>,
+    kernels: WebAssembly.Module,
     private readonly pool: TreeThread[],
   ) {
     // Thread t holds parts t * block .. (t + 1) * block - 1.
@@ -119,6 +127,7 @@ class ThreadRunner implements BoostRunner {
           runner: this.id,
           input,
           ranges: ranges.slice(t * block, (t + 1) * block),
+          kernels,
         }),
       ),
     );

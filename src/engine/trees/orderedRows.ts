@@ -1,4 +1,5 @@
 import type { TreeWalker } from './growTree.ts';
+import type { KernelHeap } from './rowKernels.ts';
 
 /**
  * The sampled rows of one boosted tree in one part of a local round (boostPart.ts), kept in node
@@ -6,8 +7,9 @@ import type { TreeWalker } from './growTree.ts';
  * (g, h, count), into two consecutive segments, lo then hi, each in row order (a stable partition).
  * Every loop over a node's rows then streams through memory: a deep node's rows are scattered over
  * the input, and reading them in place costs a cache miss per row in the histogram loop and the
- * partition. Moving 48 bytes a row (about 19 ns) per level and adding each row into its node's
- * histograms (about 4 ns per predictor) are most of a local boosted tree's time.
+ * partition. Moving 48 bytes a row per level (about 8 ns) and adding each row into its node's
+ * histograms (about 1.7 ns per predictor) are most of a local boosted tree's time; both loops are
+ * WebAssembly (rowKernelsText.ts), in the part's heap, where every array they read lives.
  *
  * Sums over a node's rows run in row order whatever the tree, so a local fit is deterministic.
  */
@@ -15,95 +17,95 @@ export class OrderedRows {
   /**
    * Two copies: a split reads its node's segment from one and writes the children's to the other (the
    * same places), so nothing is copied back; `buffer[node]` says which holds a node's rows. Kept from
-   * one iteration's sample to the next (grown when a sample is larger).
+   * one iteration's sample to the next (reallocated when a sample is larger).
    */
   private buffers: [Places, Places];
   /** Codes a place (p, or p + 1 to make it even). */
   private readonly q: number;
   /** A split's side of each row (1 = lo). */
   private side: Uint8Array;
+  /** The histogram layout's block offsets (`featureOffset`), where the kernels read them. */
+  private readonly fo: Int32Array;
+  /** A factor split's level set, where the kernels read it: room for the largest missing code's word. */
+  private readonly words: Uint32Array;
   /** Per node: its rows' segment and buffer; start -1 when the node has no rows of its own here. */
   private start: number[] = [];
   private end: number[] = [];
   private buffer: number[] = [];
   /** The loaded sample, which holds the root's rows (buffer SAMPLE) until the root is split. */
-  private sample: Sample = {
-    ids: new Int32Array(0),
-    rowCodes: new Uint16Array(0),
-    ghc: new Float64Array(0),
-    offset: 0,
-  };
+  private sample: Sample;
 
-  constructor(private readonly p: number) {
+  /** `missingCode[f]`: predictor f's missing code, the largest (sizes the level-set scratch). */
+  constructor(
+    private readonly p: number,
+    private readonly heap: KernelHeap,
+    missingCode: ArrayLike<number>,
+  ) {
     this.q = p + (p & 1);
-    this.buffers = [places(0, this.q), places(0, this.q)];
-    this.side = new Uint8Array(0);
+    this.buffers = [places(heap, 0, this.q), places(heap, 0, this.q)];
+    this.side = heap.u8(0);
+    this.fo = heap.i32(p);
+    let largest = 0;
+    for (let f = 0; f < p; f++) largest = Math.max(largest, missingCode[f] as number);
+    this.words = heapWords(heap, (largest >> 5) + 1);
+    this.sample = { ids: heap.i32(0), codes: heap.u16(0), ghc: heap.f64(0), offset: 0 };
   }
 
   /**
-   * A new sample at the root: `rows` (ascending ids), whose codes are row-major in `rowCodes` (p a
-   * row) and whose (g, h, count) are at `ghc[3 (i - offset) ..]`. The root reads its rows there, in
-   * place (ascending, so nearly in sequence); its split makes the first node-ordered copy.
+   * A new sample at the root: `rows` (ascending ids), whose codes are row-major in `codes` (p a row,
+   * row i's at (i - offset) p) and whose (g, h, count) are at `ghc[3 (i - offset) ..]`, all in this
+   * heap. The root reads its rows there, in place (ascending, so nearly in sequence); its split makes
+   * the first node-ordered copy.
    */
-  load(rows: Int32Array, rowCodes: Uint16Array, ghc: Float64Array, offset: number): void {
+  load(rows: Int32Array, codes: Uint16Array, ghc: Float64Array, offset: number): void {
     const m = rows.length;
     if (this.side.length < m) {
-      const size = Math.max(m, Math.ceil(this.side.length * 1.25));
-      this.buffers = [places(size, this.q), places(size, this.q)];
-      this.side = new Uint8Array(size);
+      // A sample's size varies little from one iteration to the next: a little room saves reallocating.
+      const size = Math.ceil(m * 1.02) + 64;
+      this.buffers = [places(this.heap, size, this.q), places(this.heap, size, this.q)];
+      this.side = this.heap.u8(size);
     }
-    this.sample = { ids: rows, rowCodes, ghc, offset };
+    this.sample = { ids: rows, codes, ghc, offset };
     this.start = [0];
     this.end = [m];
     this.buffer = [SAMPLE];
   }
 
   /**
-   * Adds the gradient sums of `node`'s rows into its blocks starting at `base` (bin sums [g, h,
-   * count], predictor f's block at `base + featureOffset[f]`, as histogram.ts lays them out).
+   * Adds the gradient sums of `node`'s rows into its blocks starting at `base` of `hist` (in this heap;
+   * bin sums [g, h, count], predictor f's block at `base + featureOffset[f]`, as histogram.ts lays them
+   * out).
    */
   accumulate(hist: Float64Array, base: number, featureOffset: Int32Array, node: number): void {
     const from = this.segmentStart(node);
+    this.fo.set(featureOffset);
+    const at = hist.byteOffset + 8 * base;
+    const { kernels } = this.heap;
     if (this.buffer[node] === SAMPLE) {
-      this.accumulateSample(hist, base, featureOffset);
+      const { ids, codes, ghc, offset } = this.sample;
+      kernels.accumulateSample(
+        at,
+        this.fo.byteOffset,
+        ids.byteOffset,
+        ids.length,
+        codes.byteOffset,
+        ghc.byteOffset,
+        offset,
+        this.p,
+      );
       return;
     }
     const { codes, ghc } = this.rowsOf(node);
-    const { p, q } = this;
-    const to = this.end[node] as number;
-    for (let j = from; j < to; j++) {
-      const g = ghc[3 * j] as number;
-      const h = ghc[3 * j + 1] as number;
-      const c = ghc[3 * j + 2] as number;
-      const at = j * q;
-      for (let f = 0; f < p; f++) {
-        const o = base + (featureOffset[f] as number) + (codes[at + f] as number) * 3;
-        hist[o] = (hist[o] as number) + g;
-        hist[o + 1] = (hist[o + 1] as number) + h;
-        hist[o + 2] = (hist[o + 2] as number) + c;
-      }
-    }
-  }
-
-  /** accumulate for the root, reading the sample in place. */
-  private accumulateSample(hist: Float64Array, base: number, featureOffset: Int32Array): void {
-    const { ids, rowCodes, ghc, offset } = this.sample;
-    const p = this.p;
-    const m = ids.length;
-    for (let j = 0; j < m; j++) {
-      const i = ids[j] as number;
-      const at = 3 * (i - offset);
-      const g = ghc[at] as number;
-      const h = ghc[at + 1] as number;
-      const c = ghc[at + 2] as number;
-      const row = i * p;
-      for (let f = 0; f < p; f++) {
-        const o = base + (featureOffset[f] as number) + (rowCodes[row + f] as number) * 3;
-        hist[o] = (hist[o] as number) + g;
-        hist[o + 1] = (hist[o + 1] as number) + h;
-        hist[o + 2] = (hist[o + 2] as number) + c;
-      }
-    }
+    kernels.accumulate(
+      at,
+      this.fo.byteOffset,
+      codes.byteOffset,
+      ghc.byteOffset,
+      from,
+      this.end[node] as number,
+      this.p,
+      this.q,
+    );
   }
 
   /**
@@ -114,57 +116,44 @@ export class OrderedRows {
     const from = this.segmentStart(node);
     const to = this.end[node] as number;
     const lows = this.decide(tree, node, missingCode);
-    const q = this.q;
+    const { kernels } = this.heap;
     const source = this.buffer[node] as number;
+    const target = this.buffers[source === 0 ? 1 : 0];
     if (source === SAMPLE) {
-      this.splitSample(tree, node, lows);
-      return;
+      const { ids, codes, ghc, offset } = this.sample;
+      kernels.moveSample(
+        ids.byteOffset,
+        ids.length,
+        codes.byteOffset,
+        ghc.byteOffset,
+        offset,
+        this.p,
+        target.ids.byteOffset,
+        target.codes.byteOffset,
+        target.ghc.byteOffset,
+        lows,
+        this.side.byteOffset,
+        this.q,
+      );
+    } else {
+      const rows = this.rowsOf(node);
+      kernels.move(
+        rows.ids.byteOffset,
+        rows.codes.byteOffset,
+        rows.ghc.byteOffset,
+        target.ids.byteOffset,
+        target.codes.byteOffset,
+        target.ghc.byteOffset,
+        from,
+        to,
+        lows,
+        this.side.byteOffset,
+        this.q >> 1,
+      );
     }
-    const { ids, words, ghc } = this.buffers[source] as Places;
-    const target = this.buffers[1 - source] as Places;
-    const side = this.side;
-    // Each row to its place in the other buffer (lo rows first, each side in row order).
-    const w = q >> 1;
-    // Locals: V8 does not hoist the loads of an object's arrays out of a loop that stores to arrays.
-    const toIds = target.ids;
-    const toWords = target.words;
-    const toGhc = target.ghc;
-    let lo = from;
-    let hi = from + lows;
-    for (let j = from; j < to; j++) {
-      const t = side[j - from] === 1 ? lo++ : hi++;
-      toIds[t] = ids[j] as number;
-      for (let k = 0; k < w; k++) toWords[t * w + k] = words[j * w + k] as number;
-      toGhc[3 * t] = ghc[3 * j] as number;
-      toGhc[3 * t + 1] = ghc[3 * j + 1] as number;
-      toGhc[3 * t + 2] = ghc[3 * j + 2] as number;
-    }
-    this.setSegment(tree.lo[node] as number, from, from + lows, 1 - source);
-    this.setSegment(tree.hi[node] as number, from + lows, to, 1 - source);
-  }
-
-  /** split for the root: its rows from the sample into buffer 0, each with its codes and (g, h, count). */
-  private splitSample(tree: TreeWalker, node: number, lows: number): void {
-    const { ids, rowCodes, ghc, offset } = this.sample;
-    const { p, q, side } = this;
-    const { ids: toIds, codes: toCodes, ghc: toGhc } = this.buffers[0];
-    const m = ids.length;
-    let lo = 0;
-    let hi = lows;
-    for (let j = 0; j < m; j++) {
-      const t = side[j] === 1 ? lo++ : hi++;
-      const i = ids[j] as number;
-      toIds[t] = i;
-      const row = i * p;
-      const place = t * q;
-      for (let f = 0; f < p; f++) toCodes[place + f] = rowCodes[row + f] as number;
-      const at = 3 * (i - offset);
-      toGhc[3 * t] = ghc[at] as number;
-      toGhc[3 * t + 1] = ghc[at + 1] as number;
-      toGhc[3 * t + 2] = ghc[at + 2] as number;
-    }
-    this.setSegment(tree.lo[node] as number, 0, lows, 0);
-    this.setSegment(tree.hi[node] as number, lows, m, 0);
+    const into = source === 0 ? 1 : 0;
+    this.setSegment(tree.lo[node] as number, from, from + lows, into);
+    this.setSegment(tree.hi[node] as number, from + lows, to, into);
   }
 
   /**
@@ -210,36 +199,33 @@ export class OrderedRows {
     const missing = missingCode[f] as number;
     const missingGoes = tree.missingLo[node] === 1 ? 1 : 0;
     const bin = tree.bin[node] as number;
-    const setStart = tree.setStart[node] as number;
-    const words = tree.words;
-    const side = this.side;
-    let lows = 0;
+    if (bin < 0) {
+      const setStart = tree.setStart[node] as number;
+      const words = tree.words.subarray(setStart, setStart + this.words.length);
+      this.words.fill(0);
+      this.words.set(words);
+    }
+    const { kernels } = this.heap;
+    const words = this.words.byteOffset;
+    const side = this.side.byteOffset;
     if (this.buffer[node] === SAMPLE) {
-      // The root reads its codes in the sample (row i's at i * p).
-      const { ids, rowCodes } = this.sample;
-      const p = this.p;
-      for (let j = from; j < to; j++) {
-        const goLo = goesLo(
-          rowCodes[(ids[j] as number) * p + f] as number,
-          missing,
-          missingGoes,
-          bin,
-          words,
-          setStart,
-        );
-        side[j - from] = goLo;
-        lows += goLo;
-      }
-      return lows;
+      const { ids, codes, offset } = this.sample;
+      return kernels.decideSample(
+        ids.byteOffset,
+        ids.length,
+        codes.byteOffset,
+        offset,
+        this.p,
+        f,
+        missing,
+        missingGoes,
+        bin,
+        words,
+        side,
+      );
     }
     const { codes } = this.rowsOf(node);
-    const q = this.q;
-    for (let j = from; j < to; j++) {
-      const goLo = goesLo(codes[j * q + f] as number, missing, missingGoes, bin, words, setStart);
-      side[j - from] = goLo;
-      lows += goLo;
-    }
-    return lows;
+    return kernels.decide(codes.byteOffset, this.q, from, to, f, missing, missingGoes, bin, words, side);
   }
 
   private segmentStart(node: number): number {
@@ -264,47 +250,29 @@ export class OrderedRows {
   }
 }
 
-/**
- * 1 when a row with `code` goes lo (growTree.ts childOf, without branches): codes below `bin`, or levels
- * in the bitset at `words[setStart ..]` when `bin` is -1; `missing`, the largest code, as `missingGoes`.
- */
-function goesLo(
-  code: number,
-  missing: number,
-  missingGoes: number,
-  bin: number,
-  words: Uint32Array,
-  setStart: number,
-): number {
-  // (x - y) >>> 31 is 1 exactly when x < y.
-  const isMissing = (missing - 1 - code) >>> 31;
-  const inLo =
-    bin >= 0 ? (code - bin) >>> 31 : ((words[setStart + (code >> 5)] as number) >>> (code & 31)) & 1;
-  return (inLo & (1 - isMissing)) | (isMissing & missingGoes);
-}
-
 /** `buffer` of a node whose rows are still the loaded sample's (the root's, until it is split). */
 const SAMPLE = -1;
 
 interface Sample {
   ids: Int32Array;
-  rowCodes: Uint16Array;
+  /** Row-major, row i's at (i - offset) p. */
+  codes: Uint16Array;
   ghc: Float64Array;
   offset: number;
 }
 
-/**
- * Per place: row id, codes (q = p rounded up to even a place, so a place's codes are whole 32-bit
- * words that move as `words`), (g, h, count).
- */
+/** Per place: row id, codes (q a place, so a place's codes are whole 32-bit words), (g, h, count). */
 interface Places {
   ids: Int32Array;
   codes: Uint16Array;
-  words: Int32Array;
   ghc: Float64Array;
 }
 
-function places(m: number, q: number): Places {
-  const codes = new Uint16Array(m * q);
-  return { ids: new Int32Array(m), codes, words: new Int32Array(codes.buffer), ghc: new Float64Array(3 * m) };
+function places(heap: KernelHeap, m: number, q: number): Places {
+  return { ids: heap.i32(m), codes: heap.u16(m * q), ghc: heap.f64(3 * m) };
+}
+
+function heapWords(heap: KernelHeap, length: number): Uint32Array {
+  const at = heap.i32(length);
+  return new Uint32Array(at.buffer, at.byteOffset, length);
 }

@@ -19,10 +19,10 @@ async function handle(request: ThreadRequest): Promise<unknown> {
     return (await forest).growForestTree(request);
   }
   if (request.op === 'open') {
-    const { input, ranges } = request;
+    const { input, ranges, kernels } = request;
     rounds.set(
       request.runner,
-      ranges.map(([from, to]) => new BoostPart(input, from, to)),
+      ranges.map(([from, to]) => new BoostPart(input, from, to, kernels)),
     );
     return null;
   }

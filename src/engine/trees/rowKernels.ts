@@ -1,0 +1,169 @@
+import wabtInit from 'wabt';
+import { ROW_KERNELS_TEXT } from './rowKernelsText.ts';
+
+/**
+ * The WebAssembly loops of a local boosted tree (rowKernelsText.ts), and the memory they work in. The
+ * source is WebAssembly text, assembled by wabt once per process on first use (about 50 ms); a tree
+ * thread is sent the compiled module with its round's input.
+ */
+
+/** The kernels' exports; every pointer is a byte address in the heap (rowKernelsText.ts gives the layouts). */
+export interface RowKernels {
+  accumulate(
+    hist: number,
+    fo: number,
+    codes: number,
+    ghc: number,
+    from: number,
+    to: number,
+    p: number,
+    q: number,
+  ): void;
+  accumulateSample(
+    hist: number,
+    fo: number,
+    ids: number,
+    m: number,
+    codes: number,
+    ghc: number,
+    offset: number,
+    p: number,
+  ): void;
+  decide(
+    codes: number,
+    q: number,
+    from: number,
+    to: number,
+    f: number,
+    missing: number,
+    missingGoes: number,
+    bin: number,
+    words: number,
+    side: number,
+  ): number;
+  decideSample(
+    ids: number,
+    m: number,
+    codes: number,
+    offset: number,
+    p: number,
+    f: number,
+    missing: number,
+    missingGoes: number,
+    bin: number,
+    words: number,
+    side: number,
+  ): number;
+  move(
+    ids: number,
+    codes: number,
+    ghc: number,
+    toIds: number,
+    toCodes: number,
+    toGhc: number,
+    from: number,
+    to: number,
+    lows: number,
+    side: number,
+    w: number,
+  ): void;
+  moveSample(
+    ids: number,
+    m: number,
+    codes: number,
+    ghc: number,
+    offset: number,
+    p: number,
+    toIds: number,
+    toCodes: number,
+    toGhc: number,
+    lows: number,
+    side: number,
+    q: number,
+  ): void;
+}
+
+const EXPORTS = ['accumulate', 'accumulateSample', 'decide', 'decideSample', 'move', 'moveSample'] as const;
+
+let compiled: Promise<WebAssembly.Module> | null = null;
+
+/** The compiled kernels (assembled on the first call in this thread or process). */
+export function rowKernelModule(): Promise<WebAssembly.Module> {
+  compiled ??= assemble();
+  return compiled;
+}
+
+async function assemble(): Promise<WebAssembly.Module> {
+  const wabt = await wabtInit();
+  const parsed = wabt.parseWat('rowKernelsText.ts', ROW_KERNELS_TEXT, { threads: true });
+  try {
+    // Validated by WebAssembly.Module: wabt's own validate() rejects shared memory whatever the features.
+    // A copy into a plain ArrayBuffer: wabt's bytes are a view of its own (emscripten) memory.
+    return new WebAssembly.Module(new Uint8Array(parsed.toBinary({}).buffer));
+  } finally {
+    parsed.destroy();
+  }
+}
+
+const PAGE = 65536;
+/** wasm32's limit: 65536 pages. */
+const MAX_PAGES = 65536;
+
+/**
+ * One instance of the kernels with its own memory, and a bump allocator over it: what a boosting part
+ * allocates lives as long as the part. The memory is shared, so growing it leaves the typed arrays
+ * already handed out valid (growing an unshared memory detaches them), and a histogram in it can be
+ * read by the main thread in place.
+ */
+export class KernelHeap {
+  readonly kernels: RowKernels;
+  private readonly memory: WebAssembly.Memory;
+  /** Byte 0 is left unused, so no array starts at address 0. */
+  private top = 8;
+
+  constructor(module: WebAssembly.Module, bytes: number) {
+    const initial = Math.min(MAX_PAGES, Math.max(1, Math.ceil((bytes + this.top) / PAGE)));
+    this.memory = new WebAssembly.Memory({ initial, maximum: MAX_PAGES, shared: true });
+    const exports = new WebAssembly.Instance(module, { env: { memory: this.memory } }).exports;
+    for (const name of EXPORTS) {
+      if (typeof exports[name] !== 'function') throw new Error(`rowKernelsText.ts does not export ${name}`);
+    }
+    this.kernels = exports as unknown as RowKernels;
+  }
+
+  f64(length: number): Float64Array {
+    const at = this.alloc(8 * length);
+    return new Float64Array(this.memory.buffer, at, length);
+  }
+
+  i32(length: number): Int32Array {
+    const at = this.alloc(4 * length);
+    return new Int32Array(this.memory.buffer, at, length);
+  }
+
+  u16(length: number): Uint16Array {
+    const at = this.alloc(2 * length);
+    return new Uint16Array(this.memory.buffer, at, length);
+  }
+
+  u8(length: number): Uint8Array {
+    const at = this.alloc(length);
+    return new Uint8Array(this.memory.buffer, at, length);
+  }
+
+  /** `bytes` at an 8-byte boundary, growing the memory when they do not fit. */
+  private alloc(bytes: number): number {
+    const at = this.top;
+    const end = at + Math.ceil(bytes / 8) * 8;
+    const pages = Math.ceil(end / PAGE);
+    if (pages > MAX_PAGES)
+      throw new Error(
+        `a local boosting part needs more than 4 GB of working memory; lower TREE_LOCAL_MB so the fit runs in level passes`,
+      );
+    const have = this.memory.buffer.byteLength / PAGE;
+    if (pages > have)
+      this.memory.grow(Math.max(pages - have, Math.min(MAX_PAGES - have, Math.ceil(have / 4))));
+    this.top = end;
+    return at;
+  }
+}
