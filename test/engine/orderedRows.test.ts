@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { leavesRowMajor, newTree, splitNode, treeWalker } from '../../src/engine/trees/growTree.ts';
 import { OrderedRows } from '../../src/engine/trees/orderedRows.ts';
-import { KernelHeap, rowKernelModule } from '../../src/engine/trees/rowKernels.ts';
+import { KernelHeap, KernelTree, rowKernelModule } from '../../src/engine/trees/rowKernels.ts';
 import type { SplitChoice } from '../../src/engine/trees/splitSearch.ts';
 import { seededRandom } from './helpers.ts';
 
@@ -37,7 +37,7 @@ function choice(feature: number, bin: number, loLevels: number[] | null, missing
   };
 }
 
-describe('OrderedRows (WebAssembly row loops)', () => {
+describe('OrderedRows and KernelTree (WebAssembly row loops)', () => {
   it('builds every node histogram and leaf score as the rows the tree sends there', async () => {
     const next = seededRandom(21);
     const n = 3000;
@@ -119,6 +119,16 @@ describe('OrderedRows (WebAssembly row loops)', () => {
     );
     const score = new Float64Array(offset + n).fill(1);
     rows.addLeafValues(walker, values, MISSING, score);
+    // The leaves kernel walks every row (sampled or not) to the leaf leavesRowMajor finds.
+    const all = heap.i32(n);
+    all.set(Array.from({ length: n }, (_, r) => offset + r));
+    const kernelLeaves = heap.i32(n);
+    const missingCodes = heap.i32(P);
+    missingCodes.set(MISSING);
+    new KernelTree(heap).leaves(walker, all, codes, offset, P, missingCodes, kernelLeaves);
+    const walked = new Int32Array(n);
+    leavesRowMajor(walker, absolute, P, MISSING, all, walked);
+    assert.deepEqual(kernelLeaves, walked);
     const sampled = new Set(sampledList);
     for (let i = 0; i < offset + n; i++) {
       const k = sampledList.indexOf(i);

@@ -87,7 +87,8 @@ export function gradientRange(
       const f = score0[i] as number;
       // p = 1 / (1 + e^-f) and log(1 + e^f), from one exponential and without overflow.
       const e = Math.exp(-Math.abs(f));
-      const p = f >= 0 ? 1 / (1 + e) : e / (1 + e);
+      // One division, whichever the sign (the same quotients as 1 / (1 + e) and e / (1 + e)).
+      const p = (f >= 0 ? 1 : e) / (1 + e);
       const target = y[i] as number;
       const softplus = Math.max(f, 0) + Math.log1p(e);
       loss += w * -2 * (target * f - softplus);

@@ -1,7 +1,7 @@
 import { type GradientInput, gradientRange, type LossSum } from './boostGradients.ts';
-import { leavesRowMajor, type TreeWalker } from './growTree.ts';
+import type { TreeWalker } from './growTree.ts';
 import { OrderedRows } from './orderedRows.ts';
-import { KernelHeap } from './rowKernels.ts';
+import { KernelHeap, KernelTree } from './rowKernels.ts';
 
 /**
  * One fixed range of the rows of a local boosting round (bTrees.ts boostLocally), with everything the
@@ -44,6 +44,9 @@ export class BoostPart {
   private sampled: Int32Array;
   private others: Int32Array;
   private readonly leaves: Int32Array;
+  /** Finished trees where the leaves kernel reads them, and the predictors' missing codes. */
+  private readonly tree: KernelTree;
+  private readonly missingCodes: Int32Array;
   private histBuffer: Float64Array<ArrayBufferLike> = new Float64Array(0);
 
   constructor(
@@ -64,7 +67,10 @@ export class BoostPart {
     this.ids = this.heap.i32(n);
     this.sampled = this.ids.subarray(0, 0);
     this.others = this.ids.subarray(0, 0);
-    this.leaves = new Int32Array(n);
+    this.leaves = this.heap.i32(n);
+    this.tree = new KernelTree(this.heap);
+    this.missingCodes = this.heap.i32(p);
+    this.missingCodes.set(input.missing);
   }
 
   /**
@@ -117,14 +123,14 @@ export class BoostPart {
    * order; each row gets its own value, so the order does not matter).
    */
   finish(walkers: readonly TreeWalker[], values: readonly Float64Array[]): void {
-    const { rowCodes, p, missing, scores } = this.input;
+    const { missing, scores } = this.input;
     const others = this.others;
     const leaves = this.leaves.subarray(0, others.length);
     walkers.forEach((walker, c) => {
       const score = scores[c] as Float64Array;
       const value = values[c] as Float64Array;
       (this.rows[c] as OrderedRows).addLeafValues(walker, value, missing, score);
-      leavesRowMajor(walker, rowCodes, p, missing, others, leaves);
+      this.tree.leaves(walker, others, this.codes, this.from, this.input.p, this.missingCodes, leaves);
       for (let k = 0; k < others.length; k++) {
         const i = others[k] as number;
         score[i] = (score[i] as number) + (value[leaves[k] as number] as number);

@@ -1,4 +1,5 @@
 import wabtInit from 'wabt';
+import type { TreeWalker } from './growTree.ts';
 import { ROW_KERNELS_TEXT } from './rowKernelsText.ts';
 
 /**
@@ -81,9 +82,29 @@ export interface RowKernels {
     side: number,
     q: number,
   ): void;
+  leaves(
+    ids: number,
+    m: number,
+    codes: number,
+    offset: number,
+    p: number,
+    tree: number,
+    size: number,
+    wordsBase: number,
+    missingCodes: number,
+    out: number,
+  ): void;
 }
 
-const EXPORTS = ['accumulate', 'accumulateSample', 'decide', 'decideSample', 'move', 'moveSample'] as const;
+const EXPORTS = [
+  'accumulate',
+  'accumulateSample',
+  'decide',
+  'decideSample',
+  'move',
+  'moveSample',
+  'leaves',
+] as const;
 
 let compiled: Promise<WebAssembly.Module> | null = null;
 
@@ -165,5 +186,54 @@ export class KernelHeap {
       this.memory.grow(Math.max(pages - have, Math.min(MAX_PAGES - have, Math.ceil(have / 4))));
     this.top = end;
     return at;
+  }
+}
+
+/** Finished trees where the leaves kernel reads them (rowKernelsText.ts leaves), one after another. */
+export class KernelTree {
+  private nodes: Int32Array;
+  private words: Int32Array;
+
+  constructor(private readonly heap: KernelHeap) {
+    this.nodes = heap.i32(0);
+    this.words = heap.i32(0);
+  }
+
+  /**
+   * The leaf of each of `rows` (ids) in `walker`, into `leaves`; the rows' codes are row-major in
+   * `codes` (row i's at (i - offset) p), `missingCodes[f]` is predictor f's missing code. Every array
+   * is in this heap.
+   */
+  leaves(
+    walker: TreeWalker,
+    rows: Int32Array,
+    codes: Uint16Array,
+    offset: number,
+    p: number,
+    missingCodes: Int32Array,
+    leaves: Int32Array,
+  ): void {
+    const { size } = walker;
+    if (this.nodes.length < 6 * size) this.nodes = this.heap.i32(6 * size);
+    if (this.words.length < walker.words.length) this.words = this.heap.i32(walker.words.length);
+    // The kernel's order of the node arrays.
+    [walker.feature, walker.bin, walker.missingLo, walker.lo, walker.hi, walker.setStart].forEach(
+      (array, k) => {
+        this.nodes.set(array, k * size);
+      },
+    );
+    this.words.set(walker.words);
+    this.heap.kernels.leaves(
+      rows.byteOffset,
+      rows.length,
+      codes.byteOffset,
+      offset,
+      p,
+      this.nodes.byteOffset,
+      size,
+      this.words.byteOffset,
+      missingCodes.byteOffset,
+      leaves.byteOffset,
+    );
   }
 }

@@ -235,5 +235,46 @@ export const ROW_KERNELS_TEXT = `
           (local.set $k (i32.add ${get('k')} ${i32(1)}))
           (br_if $codes (i32.lt_s ${get('k')} ${get('p')})))
         ${moveGhc(`(i32.add ${get('ghc')} (i32.mul ${get('i')} ${i32(24)}))`)}`,
+    )})
+
+  ;; The leaf of each of the m sample rows whose ids are at ids, to out + 4 j, in a finished tree of
+  ;; size nodes laid out at tree as six arrays of size 32-bit integers (growTree.ts TreeWalker):
+  ;; feature, bin, missingLo, lo, hi, setStart; a factor split's level set starts at word setStart of
+  ;; words. missingCodes: each predictor's missing code.
+  (func (export "leaves")
+    (param $ids i32) (param $m i32) (param $codes i32) (param $offset i32) (param $p i32)
+    (param $tree i32) (param $size i32) (param $wordsBase i32) (param $missingCodes i32) (param $out i32)
+    (local $j i32) (local $i i32) (local $node i32) (local $at i32) (local $f i32) (local $code i32)
+    (local $missing i32) (local $missingGoes i32) (local $bin i32) (local $words i32) (local $array i32)
+    (local.set $array (i32.shl ${get('size')} ${i32(2)}))
+    ${forRows(
+      'j',
+      i32(0),
+      get('m'),
+      `
+        (local.set $i ${sampleRow})
+        (local.set $node ${i32(0)})
+        (block $leaf
+          (loop $walk
+            ;; node's entry in the k-th array: tree + k array + 4 node
+            (local.set $at (i32.add ${get('tree')} (i32.shl ${get('node')} ${i32(2)})))
+            (local.set $f (i32.load ${get('at')}))
+            (br_if $leaf (i32.lt_s ${get('f')} ${i32(0)}))
+            (local.set $code
+              (i32.load16_u
+                (i32.add ${get('codes')} (i32.shl (i32.add (i32.mul ${get('i')} ${get('p')}) ${get('f')}) ${i32(1)}))))
+            (local.set $missing (i32.load (i32.add ${get('missingCodes')} (i32.shl ${get('f')} ${i32(2)}))))
+            (local.set $bin (i32.load (i32.add ${get('at')} ${get('array')})))
+            (local.set $missingGoes (i32.load (i32.add ${get('at')} (i32.shl ${get('array')} ${i32(1)}))))
+            (local.set $words
+              (i32.add ${get('wordsBase')}
+                (i32.shl (i32.load (i32.add ${get('at')} (i32.mul ${get('array')} ${i32(5)}))) ${i32(2)})))
+            (local.set $node
+              (select
+                (i32.load (i32.add ${get('at')} (i32.mul ${get('array')} ${i32(3)})))
+                (i32.load (i32.add ${get('at')} (i32.shl ${get('array')} ${i32(2)})))
+                ${goesLo(get('code'))}))
+            (br $walk)))
+        (i32.store (i32.add ${get('out')} (i32.shl ${get('j')} ${i32(2)})) ${get('node')})`,
     )}))
 `;
