@@ -1,5 +1,5 @@
 import type { TreeWalker } from './growTree.ts';
-import type { KernelHeap } from './rowKernels.ts';
+import type { KernelHeap, SampleArgs } from './rowKernels.ts';
 
 /**
  * The sampled rows of one boosted tree in one part of a local round (boostPart.ts), kept in node
@@ -82,17 +82,7 @@ export class OrderedRows {
     const at = hist.byteOffset + 8 * base;
     const { kernels } = this.heap;
     if (this.buffer[node] === SAMPLE) {
-      const { ids, codes, ghc, offset } = this.sample;
-      kernels.accumulateSample(
-        at,
-        this.fo.byteOffset,
-        ids.byteOffset,
-        ids.length,
-        codes.byteOffset,
-        ghc.byteOffset,
-        offset,
-        this.p,
-      );
+      kernels.accumulateSample(at, this.fo.byteOffset, ...this.sampleArgs());
       return;
     }
     const { codes, ghc } = this.rowsOf(node);
@@ -119,31 +109,16 @@ export class OrderedRows {
     const { kernels } = this.heap;
     const source = this.buffer[node] as number;
     const target = this.buffers[source === 0 ? 1 : 0];
+    const targets = [target.ids.byteOffset, target.codes.byteOffset, target.ghc.byteOffset] as const;
     if (source === SAMPLE) {
-      const { ids, codes, ghc, offset } = this.sample;
-      kernels.moveSample(
-        ids.byteOffset,
-        ids.length,
-        codes.byteOffset,
-        ghc.byteOffset,
-        offset,
-        this.p,
-        target.ids.byteOffset,
-        target.codes.byteOffset,
-        target.ghc.byteOffset,
-        lows,
-        this.side.byteOffset,
-        this.q,
-      );
+      kernels.moveSample(...this.sampleArgs(), ...targets, lows, this.side.byteOffset, this.q);
     } else {
       const rows = this.rowsOf(node);
       kernels.move(
         rows.ids.byteOffset,
         rows.codes.byteOffset,
         rows.ghc.byteOffset,
-        target.ids.byteOffset,
-        target.codes.byteOffset,
-        target.ghc.byteOffset,
+        ...targets,
         from,
         to,
         lows,
@@ -209,23 +184,16 @@ export class OrderedRows {
     const words = this.words.byteOffset;
     const side = this.side.byteOffset;
     if (this.buffer[node] === SAMPLE) {
-      const { ids, codes, offset } = this.sample;
-      return kernels.decideSample(
-        ids.byteOffset,
-        ids.length,
-        codes.byteOffset,
-        offset,
-        this.p,
-        f,
-        missing,
-        missingGoes,
-        bin,
-        words,
-        side,
-      );
+      return kernels.decideSample(...this.sampleArgs(), f, missing, missingGoes, bin, words, side);
     }
     const { codes } = this.rowsOf(node);
     return kernels.decide(codes.byteOffset, this.q, from, to, f, missing, missingGoes, bin, words, side);
+  }
+
+  /** The loaded sample as the kernels take it. */
+  private sampleArgs(): SampleArgs {
+    const { ids, codes, ghc, offset } = this.sample;
+    return [ids.byteOffset, ids.length, codes.byteOffset, ghc.byteOffset, offset, this.p];
   }
 
   private segmentStart(node: number): number {

@@ -8,6 +8,13 @@ import { ROW_KERNELS_TEXT } from './rowKernelsText.ts';
  * thread is sent the compiled module with its round's input.
  */
 
+/** A loaded sample's rows (rowKernelsText.ts "sample" layout): ids, their count, codes, (g, h, count). */
+export type SampleArgs = [ids: number, m: number, codes: number, ghc: number, offset: number, p: number];
+/** Where a split's rows go: the other buffer's places. */
+type TargetArgs = [toIds: number, toCodes: number, toGhc: number];
+/** A split on predictor f, and where its rows' sides are written. */
+type SplitArgs = [f: number, missing: number, missingGoes: number, bin: number, words: number, side: number];
+
 /** The kernels' exports; every pointer is a byte address in the heap (rowKernelsText.ts gives the layouts). */
 export interface RowKernels {
   accumulate(
@@ -20,68 +27,16 @@ export interface RowKernels {
     p: number,
     q: number,
   ): void;
-  accumulateSample(
-    hist: number,
-    fo: number,
-    ids: number,
-    m: number,
-    codes: number,
-    ghc: number,
-    offset: number,
-    p: number,
-  ): void;
-  decide(
-    codes: number,
-    q: number,
-    from: number,
-    to: number,
-    f: number,
-    missing: number,
-    missingGoes: number,
-    bin: number,
-    words: number,
-    side: number,
-  ): number;
-  decideSample(
-    ids: number,
-    m: number,
-    codes: number,
-    offset: number,
-    p: number,
-    f: number,
-    missing: number,
-    missingGoes: number,
-    bin: number,
-    words: number,
-    side: number,
-  ): number;
+  accumulateSample(hist: number, fo: number, ...sample: SampleArgs): void;
+  decide(codes: number, q: number, from: number, to: number, ...split: SplitArgs): number;
+  decideSample(...args: [...SampleArgs, ...SplitArgs]): number;
   move(
     ids: number,
     codes: number,
     ghc: number,
-    toIds: number,
-    toCodes: number,
-    toGhc: number,
-    from: number,
-    to: number,
-    lows: number,
-    side: number,
-    w: number,
+    ...args: [...TargetArgs, from: number, to: number, lows: number, side: number, w: number]
   ): void;
-  moveSample(
-    ids: number,
-    m: number,
-    codes: number,
-    ghc: number,
-    offset: number,
-    p: number,
-    toIds: number,
-    toCodes: number,
-    toGhc: number,
-    lows: number,
-    side: number,
-    q: number,
-  ): void;
+  moveSample(...args: [...SampleArgs, ...TargetArgs, lows: number, side: number, q: number]): void;
   leaves(
     ids: number,
     m: number,

@@ -74,6 +74,11 @@ function goesLo(code: string): string {
         (i32.eq ${code} ${get('missing')}))`;
 }
 
+/** rowKernels.ts SampleArgs and TargetArgs. */
+const sampleParams =
+  '(param $ids i32) (param $m i32) (param $codes i32) (param $ghc i32) (param $offset i32) (param $p i32)';
+const targetParams = '(param $toIds i32) (param $toCodes i32) (param $toGhc i32)';
+
 const splitParams =
   '(param $f i32) (param $missing i32) (param $missingGoes i32) (param $bin i32) (param $words i32) (param $side i32)';
 
@@ -98,10 +103,26 @@ function placeOf(index: string): string {
         (local.set $hi (i32.add ${get('hi')} (i32.xor ${get('s')} ${i32(1)})))`;
 }
 
-/** Copies the (g, h, count) at `src` to place $t of $toGhc. */
-function moveGhc(src: string): string {
+/**
+ * Moves a row to place $t: its id (ids[j]), `count` units of codes ('word': 32-bit words, a place's
+ * layout; 'code': 16-bit codes, the sample's) from $src, and its (g, h, count) from ghc row `ghcRow`.
+ */
+function moveRow(unit: 'word' | 'code', count: string, ghcRow: string): string {
+  const [load, store, size, scale] =
+    unit === 'word' ? ['i32.load', 'i32.store', 4, 2] : ['i32.load16_u', 'i32.store16', 2, 1];
+  const stride = unit === 'word' ? get('w') : get('q');
   return `
-        (local.set $src ${src})
+        (i32.store (i32.add ${get('toIds')} (i32.shl ${get('t')} ${i32(2)}))
+          (i32.load (i32.add ${get('ids')} (i32.shl ${get('j')} ${i32(2)}))))
+        (local.set $dst (i32.add ${get('toCodes')} (i32.shl (i32.mul ${get('t')} ${stride}) ${i32(scale)})))
+        (local.set $k ${i32(0)})
+        (loop $copy
+          (${store} ${get('dst')} (${load} ${get('src')}))
+          (local.set $src (i32.add ${get('src')} ${i32(size)}))
+          (local.set $dst (i32.add ${get('dst')} ${i32(size)}))
+          (local.set $k (i32.add ${get('k')} ${i32(1)}))
+          (br_if $copy (i32.lt_s ${get('k')} ${count})))
+        (local.set $src (i32.add ${get('ghc')} (i32.mul ${ghcRow} ${i32(24)})))
         (local.set $dst (i32.add ${get('toGhc')} (i32.mul ${get('t')} ${i32(24)})))
         (f64.store ${get('dst')} (f64.load ${get('src')}))
         (f64.store offset=8 ${get('dst')} (f64.load offset=8 ${get('src')}))
@@ -132,8 +153,7 @@ export const ROW_KERNELS_TEXT = `
 
   ;; Adds the m sample rows whose ids are at ids into the slot at hist.
   (func (export "accumulateSample")
-    (param $hist i32) (param $fo i32) (param $ids i32) (param $m i32)
-    (param $codes i32) (param $ghc i32) (param $offset i32) (param $p i32)
+    (param $hist i32) (param $fo i32) ${sampleParams}
     (local $j i32) (local $i i32) ${accumulateLocals}
     ${forRows(
       'j',
@@ -165,7 +185,7 @@ export const ROW_KERNELS_TEXT = `
 
   ;; decide for the m sample rows whose ids are at ids, to side + j.
   (func (export "decideSample")
-    (param $ids i32) (param $m i32) (param $codes i32) (param $offset i32) (param $p i32) ${splitParams}
+    ${sampleParams} ${splitParams}
     (result i32)
     (local $j i32) (local $code i32) (local $lo i32) (local $lows i32)
     ${forRows(
@@ -182,8 +202,7 @@ export const ROW_KERNELS_TEXT = `
   ;; Moves places from .. to - 1 to the same places of the to* arrays by the sides decide wrote: the lo
   ;; rows first, then the hi rows, each in order. w: 32-bit words of codes a place (q / 2).
   (func (export "move")
-    (param $ids i32) (param $codes i32) (param $ghc i32)
-    (param $toIds i32) (param $toCodes i32) (param $toGhc i32)
+    (param $ids i32) (param $codes i32) (param $ghc i32) ${targetParams}
     (param $from i32) (param $to i32) (param $lows i32) (param $side i32) (param $w i32)
     (local $j i32) (local $k i32) (local $s i32) (local $t i32) (local $lo i32) (local $hi i32)
     (local $src i32) (local $dst i32)
@@ -195,24 +214,13 @@ export const ROW_KERNELS_TEXT = `
       get('to'),
       `
         ${placeOf(`(i32.sub ${get('j')} ${get('from')})`)}
-        (i32.store (i32.add ${get('toIds')} (i32.shl ${get('t')} ${i32(2)}))
-          (i32.load (i32.add ${get('ids')} (i32.shl ${get('j')} ${i32(2)}))))
         (local.set $src (i32.add ${get('codes')} (i32.shl (i32.mul ${get('j')} ${get('w')}) ${i32(2)})))
-        (local.set $dst (i32.add ${get('toCodes')} (i32.shl (i32.mul ${get('t')} ${get('w')}) ${i32(2)})))
-        (local.set $k ${i32(0)})
-        (loop $words
-          (i32.store ${get('dst')} (i32.load ${get('src')}))
-          (local.set $src (i32.add ${get('src')} ${i32(4)}))
-          (local.set $dst (i32.add ${get('dst')} ${i32(4)}))
-          (local.set $k (i32.add ${get('k')} ${i32(1)}))
-          (br_if $words (i32.lt_s ${get('k')} ${get('w')})))
-        ${moveGhc(`(i32.add ${get('ghc')} (i32.mul ${get('j')} ${i32(24)}))`)}`,
+        ${moveRow('word', get('w'), get('j'))}`,
     )})
 
   ;; move for the m sample rows whose ids are at ids, to places 0 .. m - 1 (p codes a row in, q out).
   (func (export "moveSample")
-    (param $ids i32) (param $m i32) (param $codes i32) (param $ghc i32) (param $offset i32) (param $p i32)
-    (param $toIds i32) (param $toCodes i32) (param $toGhc i32) (param $lows i32) (param $side i32) (param $q i32)
+    ${sampleParams} ${targetParams} (param $lows i32) (param $side i32) (param $q i32)
     (local $j i32) (local $k i32) (local $i i32) (local $s i32) (local $t i32)
     (local $lo i32) (local $hi i32) (local $src i32) (local $dst i32)
     (local.set $hi ${get('lows')})
@@ -222,19 +230,9 @@ export const ROW_KERNELS_TEXT = `
       get('m'),
       `
         ${placeOf(get('j'))}
-        (i32.store (i32.add ${get('toIds')} (i32.shl ${get('t')} ${i32(2)}))
-          (i32.load (i32.add ${get('ids')} (i32.shl ${get('j')} ${i32(2)}))))
         (local.set $i ${sampleRow})
         (local.set $src (i32.add ${get('codes')} (i32.shl (i32.mul ${get('i')} ${get('p')}) ${i32(1)})))
-        (local.set $dst (i32.add ${get('toCodes')} (i32.shl (i32.mul ${get('t')} ${get('q')}) ${i32(1)})))
-        (local.set $k ${i32(0)})
-        (loop $codes
-          (i32.store16 ${get('dst')} (i32.load16_u ${get('src')}))
-          (local.set $src (i32.add ${get('src')} ${i32(2)}))
-          (local.set $dst (i32.add ${get('dst')} ${i32(2)}))
-          (local.set $k (i32.add ${get('k')} ${i32(1)}))
-          (br_if $codes (i32.lt_s ${get('k')} ${get('p')})))
-        ${moveGhc(`(i32.add ${get('ghc')} (i32.mul ${get('i')} ${i32(24)}))`)}`,
+        ${moveRow('code', get('p'), get('i'))}`,
     )})
 
   ;; The leaf of each of the m sample rows whose ids are at ids, to out + 4 j, in a finished tree of
