@@ -136,4 +136,17 @@ describe('OrderedRows and KernelTree (WebAssembly row loops)', () => {
       assert.equal(score[i], want, `row ${i}'s score`);
     }
   });
+
+  it('KernelHeap: arrays stay valid when the memory grows, and a part past 4 GB is refused clearly', async () => {
+    const heap = new KernelHeap(await rowKernelModule(), 1024);
+    const early = heap.f64(4);
+    early.set([1, 2, 3, 4]);
+    // Several pages more: the memory grows (a shared memory keeps its old views valid).
+    const late = heap.f64(1 << 20);
+    late[late.length - 1] = 5;
+    assert.deepEqual(Array.from(early), [1, 2, 3, 4]);
+    assert.equal(late[late.length - 1], 5);
+    assert.notEqual(early.byteOffset, late.byteOffset);
+    assert.throws(() => heap.f64(2 ** 29), /more than 4 GB.*TREE_LOCAL_MB/);
+  });
 });
