@@ -15,8 +15,16 @@ export class RoundStates {
     private readonly ttlSeconds: number,
   ) {}
 
+  /**
+   * Stores the state, and keeps here what a load would read back (a decoded copy, not `state` itself):
+   * the coordinator loads the round's state right after saving it, and so does a task of the round in
+   * this process, which then need no round trip to Redis.
+   */
   async save(jobId: string, round: number, state: unknown): Promise<void> {
-    await this.redis.set(this.keys.state(jobId, round), JSON.stringify(state), 'EX', this.ttlSeconds);
+    const key = this.keys.state(jobId, round);
+    const text = JSON.stringify(state);
+    await this.redis.set(key, text, 'EX', this.ttlSeconds);
+    this.remember(key, JSON.parse(text));
   }
 
   async load(jobId: string, round: number): Promise<unknown> {
@@ -25,9 +33,14 @@ export class RoundStates {
     const text = await this.redis.get(key);
     if (text === null) return undefined;
     const state: unknown = JSON.parse(text);
+    this.remember(key, state);
+    return state;
+  }
+
+  private remember(key: string, state: unknown): void {
+    this.cache.delete(key);
     if (this.cache.size >= 16) this.cache.delete(this.cache.keys().next().value as string);
     this.cache.set(key, state);
-    return state;
   }
 
   async drop(jobId: string, rounds: number): Promise<void> {
