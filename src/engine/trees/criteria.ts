@@ -97,12 +97,15 @@ export function scoreOf(c: Criterion, s: ArrayLike<number>, at: number): number 
       const sum = s[at + 1] as number;
       return (sum * sum) / w;
     }
-    case 'gradient': {
-      const g = s[at] as number;
-      const h = (s[at + 1] as number) + c.lambda;
-      return h > 0 ? (g * g) / h / 2 : 0;
-    }
+    case 'gradient':
+      return gradientScore(s[at] as number, s[at + 1] as number, c.lambda);
   }
+}
+
+/** A boosting side's score from its gradient and hessian sums, regularised by `lambda`. */
+export function gradientScore(g: number, h: number, lambda: number): number {
+  const hl = h + lambda;
+  return hl > 0 ? (g * g) / hl / 2 : 0;
 }
 
 /**

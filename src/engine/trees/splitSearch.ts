@@ -1,4 +1,4 @@
-import { type Criterion, countOf, orderKeyOf, scoreOf, statWidth } from './criteria.ts';
+import { type Criterion, countOf, gradientScore, orderKeyOf, scoreOf, statWidth } from './criteria.ts';
 
 /**
  * The best split of one node from its merged histograms: for each predictor, every boundary between
@@ -190,12 +190,6 @@ function numericBest(
     lastNonEmpty = b;
   }
   return best;
-}
-
-/** A side's score from its gradient and hessian sums (criteria.ts scoreOf for 'gradient'). */
-function gradientScore(g: number, h: number, lambda: number): number {
-  const hl = h + lambda;
-  return hl > 0 ? (g * g) / hl / 2 : 0;
 }
 
 /**
