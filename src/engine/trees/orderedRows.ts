@@ -47,7 +47,7 @@ export class OrderedRows {
     this.fo = heap.i32(p);
     let largest = 0;
     for (let f = 0; f < p; f++) largest = Math.max(largest, missingCode[f] as number);
-    this.words = heapWords(heap, (largest >> 5) + 1);
+    this.words = heap.u32((largest >> 5) + 1);
     this.sample = { ids: heap.i32(0), codes: heap.u16(0), ghc: heap.f64(0), offset: 0 };
   }
 
@@ -108,7 +108,9 @@ export class OrderedRows {
     const lows = this.decide(tree, node, missingCode);
     const { kernels } = this.heap;
     const source = this.buffer[node] as number;
-    const target = this.buffers[source === 0 ? 1 : 0];
+    // The sample's rows and buffer 1's go to buffer 0, buffer 0's to buffer 1.
+    const into = source === 0 ? 1 : 0;
+    const target = this.buffers[into];
     const targets = [target.ids.byteOffset, target.codes.byteOffset, target.ghc.byteOffset] as const;
     if (source === SAMPLE) {
       kernels.moveSample(...this.sampleArgs(), ...targets, lows, this.side.byteOffset, this.q);
@@ -126,7 +128,6 @@ export class OrderedRows {
         this.q >> 1,
       );
     }
-    const into = source === 0 ? 1 : 0;
     this.setSegment(tree.lo[node] as number, from, from + lows, into);
     this.setSegment(tree.hi[node] as number, from + lows, to, into);
   }
@@ -238,9 +239,4 @@ interface Places {
 
 function places(heap: KernelHeap, m: number, q: number): Places {
   return { ids: heap.i32(m), codes: heap.u16(m * q), ghc: heap.f64(3 * m) };
-}
-
-function heapWords(heap: KernelHeap, length: number): Uint32Array {
-  const at = heap.i32(length);
-  return new Uint32Array(at.buffer, at.byteOffset, length);
 }

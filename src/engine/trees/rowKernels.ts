@@ -117,6 +117,11 @@ export class KernelHeap {
     return new Int32Array(this.memory.buffer, at, length);
   }
 
+  u32(length: number): Uint32Array {
+    const at = this.alloc(4 * length);
+    return new Uint32Array(this.memory.buffer, at, length);
+  }
+
   u16(length: number): Uint16Array {
     const at = this.alloc(2 * length);
     return new Uint16Array(this.memory.buffer, at, length);
@@ -147,11 +152,11 @@ export class KernelHeap {
 /** Finished trees where the leaves kernel reads them (rowKernelsText.ts leaves), one after another. */
 export class KernelTree {
   private nodes: Int32Array;
-  private words: Int32Array;
+  private words: Uint32Array;
 
   constructor(private readonly heap: KernelHeap) {
     this.nodes = heap.i32(0);
-    this.words = heap.i32(0);
+    this.words = heap.u32(0);
   }
 
   /**
@@ -170,7 +175,7 @@ export class KernelTree {
   ): void {
     const { size } = walker;
     if (this.nodes.length < 6 * size) this.nodes = this.heap.i32(6 * size);
-    if (this.words.length < walker.words.length) this.words = this.heap.i32(walker.words.length);
+    if (this.words.length < walker.words.length) this.words = this.heap.u32(walker.words.length);
     // The kernel's order of the node arrays.
     [walker.feature, walker.bin, walker.missingLo, walker.lo, walker.hi, walker.setStart].forEach(
       (array, k) => {
