@@ -108,28 +108,32 @@ export class KernelHeap {
   }
 
   f64(length: number): Float64Array {
-    const at = this.alloc(8 * length);
-    return new Float64Array(this.memory.buffer, at, length);
+    return this.view(Float64Array, length);
   }
 
   i32(length: number): Int32Array {
-    const at = this.alloc(4 * length);
-    return new Int32Array(this.memory.buffer, at, length);
+    return this.view(Int32Array, length);
   }
 
   u32(length: number): Uint32Array {
-    const at = this.alloc(4 * length);
-    return new Uint32Array(this.memory.buffer, at, length);
+    return this.view(Uint32Array, length);
   }
 
   u16(length: number): Uint16Array {
-    const at = this.alloc(2 * length);
-    return new Uint16Array(this.memory.buffer, at, length);
+    return this.view(Uint16Array, length);
   }
 
   u8(length: number): Uint8Array {
-    const at = this.alloc(length);
-    return new Uint8Array(this.memory.buffer, at, length);
+    return this.view(Uint8Array, length);
+  }
+
+  /** `length` elements of a fresh block (the memory's buffer is read after the block is allocated). */
+  private view<T>(
+    Type: { new (buffer: ArrayBufferLike, at: number, length: number): T; BYTES_PER_ELEMENT: number },
+    length: number,
+  ): T {
+    const at = this.alloc(Type.BYTES_PER_ELEMENT * length);
+    return new Type(this.memory.buffer, at, length);
   }
 
   /** `bytes` at an 8-byte boundary, growing the memory when they do not fit. */
